@@ -1,0 +1,43 @@
+//! `POST /v2/conversations/{conversationId}/close`: closes the caller's conversation.
+//! Idempotent; one conditional DynamoDB UpdateItem tells not-found, another visitor's and
+//! already-closed apart.
+
+use chat_shared::auth::Authenticator;
+use chat_shared::input::{CloseRequest, ConversationId, body_bytes};
+use chat_shared::respond::{json_response, respond};
+use chat_shared::storage::{CloseOutcome, ConversationCloser};
+use chat_shared::timestamp::Timestamp;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+/// The message of a close that closed the conversation.
+pub const CLOSED_MESSAGE: &str = "Conversation closed successfully.";
+/// The message of a close that found it closed already.
+pub const ALREADY_CLOSED_MESSAGE: &str = "Conversation was already closed.";
+
+/// Handles one close request; every outcome, errors included, is a response.
+pub async fn handle(
+    store: &impl ConversationCloser,
+    auth: &Authenticator,
+    req: Request,
+) -> Response<Body> {
+    respond(req, |req| async move {
+        let caller = auth.authenticate(req.headers())?;
+        let ConversationId(id) = ConversationId::from_path(&req)?;
+        let body = CloseRequest::parse(body_bytes(&req)?)?;
+        let reason = body.reason.as_ref().map(|r| r.as_str());
+        let outcome = store
+            .close_conversation(caller, id, reason, Timestamp::now())
+            .await
+            .map_err(|e| e.for_conversation(id))?;
+        let message = match outcome {
+            CloseOutcome::Closed => CLOSED_MESSAGE,
+            CloseOutcome::AlreadyClosed => ALREADY_CLOSED_MESSAGE,
+        };
+        Ok(json_response(
+            http::StatusCode::OK,
+            &json!({ "success": true, "message": message }),
+        ))
+    })
+    .await
+}

@@ -1,0 +1,26 @@
+//! `GET /v2/conversations/{conversationId}`: the caller's conversation with its newest
+//! 1,000 messages, oldest first. One DynamoDB Query for a conversation under 1 MB.
+
+use chat_shared::auth::Authenticator;
+use chat_shared::input::ConversationId;
+use chat_shared::respond::{json_response, respond};
+use chat_shared::storage::ConversationReader;
+use lambda_http::{Body, Request, Response};
+
+/// Handles one get request; every outcome, errors included, is a response.
+pub async fn handle(
+    store: &impl ConversationReader,
+    auth: &Authenticator,
+    req: Request,
+) -> Response<Body> {
+    respond(req, |req| async move {
+        let caller = auth.authenticate(req.headers())?;
+        let ConversationId(id) = ConversationId::from_path(&req)?;
+        let conversation = store
+            .conversation_with_messages(caller, id)
+            .await
+            .map_err(|e| e.for_conversation(id))?;
+        Ok(json_response(http::StatusCode::OK, &conversation))
+    })
+    .await
+}

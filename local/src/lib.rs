@@ -1,0 +1,9 @@
+//! The local server: the whole API in one process on 127.0.0.1, over the embedded
+//! DynamoDB engine by default, calling the same handlers the Lambda functions run.
+
+pub mod call_log;
+pub mod engine;
+pub mod seed;
+pub mod server;
+pub mod settings;
+pub mod startup;

@@ -1,0 +1,121 @@
+//! `chat-local`: run the API locally, or mint a session token.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use chat_local::seed::{DEMO_CONVERSATION, demo_caller};
+use chat_local::settings::local_config;
+use chat_local::startup::{StartOptions, start};
+use chat_shared::auth::TokenMinter;
+use chat_shared::domain::{Caller, ProjectId, VisitorId};
+use chat_shared::telemetry;
+use clap::{Parser, Subcommand};
+use uuid::Uuid;
+
+/// The chat API on one local process. Configuration comes from the same environment
+/// variables the Lambda functions read (see README.md), with development defaults.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API on 127.0.0.1 (the default command).
+    Serve(ServeArgs),
+    /// Print a session token for a project and visitor.
+    Token {
+        /// The project id (`pid`).
+        #[arg(long)]
+        project: Uuid,
+        /// The visitor id (`sub`).
+        #[arg(long)]
+        visitor: Uuid,
+        /// Seconds until it expires.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+}
+
+#[derive(clap::Args, Default)]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "LOCAL_ADDR", default_value = "127.0.0.1:3000")]
+    addr: Option<SocketAddr>,
+    /// Keep the embedded engine's data in this file (default: in memory).
+    #[arg(long)]
+    db_file: Option<PathBuf>,
+    /// Do not seed the demo project and conversation.
+    #[arg(long)]
+    no_seed: bool,
+    /// Serve the embedded DynamoDB engine on this address, for other local processes
+    /// such as `cargo lambda watch` (default: a free loopback port).
+    #[arg(long)]
+    engine_addr: Option<SocketAddr>,
+}
+
+/// How long the printed demo token is valid.
+const DEMO_TOKEN_TTL_SECS: u64 = 24 * 3600;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let cli = Cli::parse();
+    let config = local_config()?;
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Token {
+            project,
+            visitor,
+            ttl,
+        } => {
+            let caller = Caller {
+                project: ProjectId(project),
+                visitor: VisitorId(visitor),
+            };
+            println!(
+                "{}",
+                TokenMinter::new(&config.signing_keys).mint(caller, ttl)
+            );
+            Ok(())
+        }
+        Command::Serve(args) => {
+            telemetry::init(config.log_format);
+            let addr = args.addr.unwrap_or_else(|| ([127, 0, 0, 1], 3000).into());
+            let options = StartOptions {
+                db_file: args.db_file,
+                no_seed: args.no_seed,
+                engine_addr: args.engine_addr,
+            };
+            let stack = start(config, &options).await?;
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            let addr = listener.local_addr()?;
+            print_banner(&stack, addr, options.no_seed);
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            chat_local::server::serve(listener, stack.app.clone(), shutdown).await;
+            Ok(())
+        }
+    }
+}
+
+fn print_banner(stack: &chat_local::startup::Stack, addr: SocketAddr, no_seed: bool) {
+    let endpoint = stack.endpoint.as_deref().unwrap_or("AWS");
+    println!("chat API listening on http://{addr}");
+    println!("DynamoDB: {endpoint}, table {}", stack.config.table_name);
+    if no_seed {
+        return;
+    }
+    let token =
+        TokenMinter::new(&stack.config.signing_keys).mint(demo_caller(), DEMO_TOKEN_TTL_SECS);
+    println!();
+    println!("demo session token (24 h):");
+    println!("  export TOKEN={token}");
+    println!("demo conversation: {DEMO_CONVERSATION}");
+    println!();
+    println!("try:");
+    println!(
+        "  curl -s -H \"Authorization: Bearer {token}\" http://{addr}/v2/conversations/{DEMO_CONVERSATION}"
+    );
+}

@@ -1,0 +1,172 @@
+//! The local HTTP server: routes the API's paths to the same handler functions the
+//! Lambdas run, converting requests into the shape `lambda_http` hands them over in.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chat_shared::auth::Authenticator;
+use chat_shared::storage::dynamo::DynamoStore;
+use http::header::{ALLOW, CONTENT_TYPE};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use lambda_http::RequestExt;
+use tokio::net::TcpListener;
+
+/// The body type the local server answers with.
+pub type LocalBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// API Gateway's own limit on a request payload; the handlers apply the API's smaller one.
+pub const MAX_GATEWAY_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// What every request is served with: built once, shared by all connections.
+pub struct App {
+    /// The storage adapter.
+    pub store: DynamoStore,
+    /// The session-token verifier.
+    pub auth: Authenticator,
+}
+
+/// The API's routes.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    GetConversation(String),
+    CloseConversation(String),
+}
+
+/// Matches a path to a route and the methods it answers.
+fn match_route(path: &str) -> Option<(Route, Method)> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["", "v2", "conversations", id] => {
+            Some((Route::GetConversation((*id).to_owned()), Method::GET))
+        }
+        ["", "v2", "conversations", id, "close"] => {
+            Some((Route::CloseConversation((*id).to_owned()), Method::POST))
+        }
+        _ => None,
+    }
+}
+
+/// Serves one request.
+pub async fn route(app: &App, req: Request<Incoming>) -> Response<LocalBody> {
+    let Some((route, method)) = match_route(req.uri().path()) else {
+        return plain_error(StatusCode::NOT_FOUND, "NOT_FOUND", "No such route", None);
+    };
+    if req.method() != method {
+        return plain_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "Method not allowed on this route",
+            Some(method),
+        );
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, MAX_GATEWAY_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return plain_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "Request body too large",
+                None,
+            );
+        }
+    };
+    let body = if bytes.is_empty() {
+        lambda_http::Body::Empty
+    } else {
+        lambda_http::Body::Binary(bytes.to_vec())
+    };
+    let lambda_req = Request::from_parts(parts, body);
+    let response = match route {
+        Route::GetConversation(id) => {
+            get_conversation::handle(&app.store, &app.auth, with_id(lambda_req, id)).await
+        }
+        Route::CloseConversation(id) => {
+            close_conversation::handle(&app.store, &app.auth, with_id(lambda_req, id)).await
+        }
+    };
+    response.map(|body| full(Bytes::from(body.as_ref().to_vec())))
+}
+
+fn with_id(req: lambda_http::Request, id: String) -> lambda_http::Request {
+    req.with_path_parameters(HashMap::from([("conversationId".to_owned(), id)]))
+}
+
+fn full(bytes: Bytes) -> LocalBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+fn plain_error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    allow: Option<Method>,
+) -> Response<LocalBody> {
+    let body = serde_json::json!({ "error": { "message": message, "code": code } }).to_string();
+    let mut response = Response::new(full(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(method) = allow
+        && let Ok(value) = HeaderValue::from_str(method.as_str())
+    {
+        response.headers_mut().insert(ALLOW, value);
+    }
+    response
+}
+
+/// Accepts connections on `listener` until `shutdown` resolves.
+pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => return,
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(route(&app, req).await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_the_api_paths() {
+        assert_eq!(
+            match_route("/v2/conversations/abc"),
+            Some((Route::GetConversation("abc".into()), Method::GET))
+        );
+        assert_eq!(
+            match_route("/v2/conversations/abc/close"),
+            Some((Route::CloseConversation("abc".into()), Method::POST))
+        );
+        assert_eq!(match_route("/v2/conversations"), None);
+        assert_eq!(match_route("/v1/conversations/abc"), None);
+    }
+}

@@ -1,0 +1,27 @@
+//! The local server reads the same configuration as the Lambdas, with development
+//! defaults for what a fresh machine does not have.
+
+use chat_shared::config::{Config, ConfigError};
+
+/// The table used when `TABLE_NAME` is unset.
+pub const DEFAULT_TABLE: &str = "chat-local";
+
+/// The development signing key used when `SESSION_SIGNING_KEYS` is unset. Public: it
+/// must never sign tokens for a deployment. The sample events in `events/` use it.
+pub const DEV_SIGNING_KEYS: &str = "local:local-development-signing-key-do-not-deploy";
+
+/// The process environment with the local defaults underneath.
+pub fn local_config() -> Result<Config, ConfigError> {
+    config_with(|name| std::env::var(name).ok())
+}
+
+/// `lookup` with the local defaults underneath.
+pub fn config_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    Config::from_lookup(|name| {
+        lookup(name).or_else(|| match name {
+            "TABLE_NAME" => Some(DEFAULT_TABLE.to_owned()),
+            "SESSION_SIGNING_KEYS" => Some(DEV_SIGNING_KEYS.to_owned()),
+            _ => None,
+        })
+    })
+}

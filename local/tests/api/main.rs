@@ -1,0 +1,8 @@
+//! The API over real HTTP against the local server, the embedded DynamoDB engine and the
+//! real AWS SDK client: one test binary, one stack per test.
+
+mod auth;
+mod close;
+mod events;
+mod get;
+mod helpers;

@@ -1,0 +1,194 @@
+//! Configuration from the environment, read once per process. The README's table lists
+//! every variable; this is the one place that reads them.
+
+use std::time::Duration;
+
+use crate::auth::{KeyError, SigningKeys};
+
+/// Everything a function needs to know about its deployment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The DynamoDB table (`TABLE_NAME`).
+    pub table_name: String,
+    /// Session-token keys, newest first (`SESSION_SIGNING_KEYS`, `kid:secret,...`).
+    pub signing_keys: SigningKeys,
+    /// The `iss` every token must carry, when set (`SESSION_TOKEN_ISSUER`).
+    pub token_issuer: Option<String>,
+    /// How the DynamoDB client is built.
+    pub dynamo: DynamoSettings,
+    /// How logs are written.
+    pub log_format: LogFormat,
+}
+
+/// How to reach DynamoDB.
+#[derive(Clone, Debug, Default)]
+pub struct DynamoSettings {
+    /// Another endpoint than AWS's (`DYNAMODB_ENDPOINT`), e.g. a local engine.
+    pub endpoint: Option<String>,
+    /// The region (`AWS_REGION`); the SDK's chain decides when unset.
+    pub region: Option<String>,
+    /// Attempts per call, first included (`DYNAMODB_MAX_ATTEMPTS`, default 3).
+    pub max_attempts: u32,
+    /// Limit for one attempt (`DYNAMODB_ATTEMPT_TIMEOUT_MS`, default 2000).
+    pub attempt_timeout: Duration,
+    /// Limit for a call with all its retries (`DYNAMODB_OPERATION_TIMEOUT_MS`, default 5000).
+    pub operation_timeout: Duration,
+    /// Use fixed dummy credentials instead of the SDK's chain: for local engines only.
+    pub static_credentials: bool,
+}
+
+/// The log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line, for CloudWatch.
+    Json,
+    /// Human-readable, for a terminal.
+    Text,
+}
+
+/// What is wrong with the environment.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is unset.
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    /// A variable does not parse.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The signing keys do not parse.
+    #[error("SESSION_SIGNING_KEYS is invalid: {0}")]
+    Keys(#[from] KeyError),
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so callers can layer defaults on top.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let table_name = get("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let keys =
+            get("SESSION_SIGNING_KEYS").ok_or(ConfigError::Missing("SESSION_SIGNING_KEYS"))?;
+        let signing_keys = SigningKeys::parse(&keys)?;
+        let on_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            None if on_lambda => LogFormat::Json,
+            None => LogFormat::Text,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "LOG_FORMAT",
+                    reason: format!("{other:?} is neither json nor text"),
+                });
+            }
+        };
+        let dynamo = DynamoSettings {
+            endpoint: get("DYNAMODB_ENDPOINT"),
+            region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+            max_attempts: parse_number(&get, "DYNAMODB_MAX_ATTEMPTS", 3)?,
+            attempt_timeout: Duration::from_millis(parse_number(
+                &get,
+                "DYNAMODB_ATTEMPT_TIMEOUT_MS",
+                2_000,
+            )?),
+            operation_timeout: Duration::from_millis(parse_number(
+                &get,
+                "DYNAMODB_OPERATION_TIMEOUT_MS",
+                5_000,
+            )?),
+            static_credentials: false,
+        };
+        Ok(Self {
+            table_name,
+            signing_keys,
+            token_issuer: get("SESSION_TOKEN_ISSUER"),
+            dynamo,
+            log_format,
+        })
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match get(name) {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const KEY: &str = "k:0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn reads_required_and_defaults() {
+        let config = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "chat"),
+            ("SESSION_SIGNING_KEYS", KEY),
+        ]))
+        .unwrap();
+        assert_eq!(config.table_name, "chat");
+        assert_eq!(config.dynamo.max_attempts, 3);
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert!(config.dynamo.endpoint.is_none());
+    }
+
+    #[test]
+    fn lambda_logs_json_by_default() {
+        let config = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "chat"),
+            ("SESSION_SIGNING_KEYS", KEY),
+            ("AWS_LAMBDA_FUNCTION_NAME", "get"),
+        ]))
+        .unwrap();
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn missing_and_invalid_values_are_named() {
+        let err = Config::from_lookup(lookup(&[("SESSION_SIGNING_KEYS", KEY)])).unwrap_err();
+        assert_eq!(err.to_string(), "TABLE_NAME is not set");
+        let err = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "chat"),
+            ("SESSION_SIGNING_KEYS", KEY),
+            ("DYNAMODB_MAX_ATTEMPTS", "many"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("DYNAMODB_MAX_ATTEMPTS is invalid")
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! What the chat API's three Lambda functions share, one concern per module.
+//!
+//! A request flows: [`respond`] frames it (request id, span, error envelope) →
+//! [`auth`] names the caller → [`input`] parses the path and body → a handler calls a
+//! [`storage`] trait → [`domain`] objects are written back as JSON.
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod input;
+pub mod respond;
+pub mod storage;
+pub mod telemetry;
+pub mod timestamp;
+
+pub use error::ApiError;

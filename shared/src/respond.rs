@@ -1,0 +1,167 @@
+//! The frame every handler runs in: request id, a tracing span, error mapping, and the
+//! headers every response carries.
+
+use std::future::Future;
+use std::time::Instant;
+
+use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderName, Response, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::error::ApiError;
+
+/// The header carrying the request id, on every response.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest caller-sent request id that is echoed back.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The request id: the caller's `x-request-id` when it is a sane token, otherwise the
+/// Lambda request id (or API Gateway's, or a fresh one when run outside Lambda).
+pub fn request_id(req: &Request) -> String {
+    if let Some(sent) = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_valid_request_id(v))
+    {
+        return sent.to_owned();
+    }
+    if let Some(context) = req.lambda_context_ref()
+        && !context.request_id.is_empty()
+    {
+        return context.request_id.clone();
+    }
+    if let Some(RequestContext::ApiGatewayV1(context)) = req.request_context_ref()
+        && let Some(id) = context.request_id.as_deref().filter(|id| !id.is_empty())
+    {
+        return id.to_owned();
+    }
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Whether a caller-sent request id may be echoed: short, printable, no separators
+/// that could split a header or a log line.
+pub fn is_valid_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Runs `handler` for `req` inside a span tagged with the request id, turns its error
+/// into the contract's envelope, and stamps `x-request-id` on whatever comes out.
+pub async fn respond<B, F, Fut>(req: Request, handler: F) -> Response<B>
+where
+    B: From<String>,
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<B>, ApiError>>,
+{
+    let request_id = request_id(&req);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+    );
+    async move {
+        let started = Instant::now();
+        let mut response = match handler(req).await {
+            Ok(response) => response,
+            Err(error) => {
+                error.log();
+                error_response(&error)
+            }
+        };
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "request done"
+        );
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+/// A JSON response with `status` and `value` as its body.
+pub fn json_response<B: From<String>>(status: StatusCode, value: &impl Serialize) -> Response<B> {
+    match serde_json::to_string(value) {
+        Ok(text) => {
+            let mut response = Response::new(B::from(text));
+            *response.status_mut() = status;
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        }
+        Err(error) => error_response(&ApiError::internal(error)),
+    }
+}
+
+/// The contract's JSON envelope for `error`, with `Retry-After` and `WWW-Authenticate`
+/// where the code calls for them.
+pub fn error_response<B: From<String>>(error: &ApiError) -> Response<B> {
+    let mut response = Response::new(B::from(error.envelope().to_string()));
+    *response.status_mut() = error.status();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(seconds) = error.retry_after() {
+        headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if let Some(challenge) = error.www_authenticate() {
+        headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sane_request_ids_are_echoed() {
+        assert!(is_valid_request_id("abc-123_x.y:z"));
+        assert!(!is_valid_request_id(""));
+        assert!(!is_valid_request_id("has space"));
+        assert!(!is_valid_request_id("line\nbreak"));
+        assert!(!is_valid_request_id(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn a_caller_request_id_wins_over_a_generated_one() {
+        let req = http::Request::builder()
+            .header("x-request-id", "client-id-1")
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        assert_eq!(request_id(&req), "client-id-1");
+        let req = http::Request::builder()
+            .header("x-request-id", "bad id")
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        assert_ne!(request_id(&req), "bad id");
+    }
+
+    #[test]
+    fn errors_carry_their_headers() {
+        let response: Response<String> = error_response(&ApiError::RateLimited {
+            message: "slow".into(),
+            retry_after: 9,
+        });
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()[RETRY_AFTER], "9");
+        let response: Response<String> = error_response(&ApiError::Unauthorized {
+            reason: "none".into(),
+            token_presented: false,
+        });
+        assert_eq!(response.headers()[WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+    }
+}

@@ -1,0 +1,109 @@
+//! The storage port: the small traits handlers talk to, and the errors they return.
+//! [`dynamo::DynamoStore`] is the production adapter.
+
+use std::future::Future;
+
+use uuid::Uuid;
+
+use crate::domain::{Caller, Conversation};
+use crate::error::{ApiError, Cause};
+use crate::timestamp::Timestamp;
+
+pub mod client;
+pub mod dynamo;
+pub mod items;
+pub mod table;
+
+/// The most messages `get` returns: the newest ones, oldest first.
+pub const MAX_MESSAGES_RETURNED: usize = 1_000;
+
+/// Seconds a client is told to wait after the database throttled or failed.
+pub const STORE_RETRY_AFTER_SECS: u64 = 1;
+
+/// Why a storage call failed, typed so each handler can map it to the contract.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such conversation in the caller's project.
+    #[error("conversation not found")]
+    NotFound,
+    /// The conversation belongs to another visitor.
+    #[error("conversation owned by another visitor")]
+    NotOwner,
+    /// The conversation is closed and takes no new turn.
+    #[error("conversation is closed")]
+    Closed,
+    /// DynamoDB throttled the request past the SDK's retries.
+    #[error("throttled: {0}")]
+    Throttled(#[source] Cause),
+    /// DynamoDB could not be reached or failed on its side, after retries.
+    #[error("unavailable: {0}")]
+    Unavailable(#[source] Cause),
+    /// A stored item does not have the shape this code writes.
+    #[error("corrupt item: {0}")]
+    Corrupt(String),
+    /// Anything else: a bug or a misconfiguration.
+    #[error("storage failure: {0}")]
+    Other(#[source] Cause),
+}
+
+impl StoreError {
+    /// The contract's error for a failure concerning `conversation_id`.
+    pub fn for_conversation(self, conversation_id: Uuid) -> ApiError {
+        match self {
+            Self::NotFound => ApiError::ConversationNotFound {
+                conversation_id: conversation_id.to_string(),
+            },
+            Self::NotOwner => ApiError::Forbidden,
+            Self::Closed => ApiError::Conflict {
+                message: "Conversation is closed".to_owned(),
+                resource: "conversation",
+                conflicting_field: "status",
+            },
+            other => other.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Throttled(_) | StoreError::Unavailable(_) => ApiError::ServiceUnavailable {
+                retry_after: STORE_RETRY_AFTER_SECS,
+                cause: Box::new(error),
+            },
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// What a close did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseOutcome {
+    /// This call closed it.
+    Closed,
+    /// It was closed already; nothing changed.
+    AlreadyClosed,
+}
+
+/// Reads a conversation with its messages.
+pub trait ConversationReader: Send + Sync {
+    /// The caller's conversation `id` with its newest `MAX_MESSAGES_RETURNED` messages,
+    /// oldest first.
+    fn conversation_with_messages(
+        &self,
+        caller: Caller,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Conversation, StoreError>> + Send;
+}
+
+/// Closes a conversation.
+pub trait ConversationCloser: Send + Sync {
+    /// Closes the caller's conversation `id`; a closed one keeps its first close.
+    fn close_conversation(
+        &self,
+        caller: Caller,
+        id: Uuid,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<CloseOutcome, StoreError>> + Send;
+}
