@@ -73,10 +73,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 project: ProjectId(project),
                 visitor: VisitorId(visitor),
             };
-            println!(
-                "{}",
-                TokenMinter::new(&config.signing_keys).mint(caller, ttl)
-            );
+            let keys = config
+                .signing_keys
+                .inline()
+                .ok_or("tokens are minted with SESSION_SIGNING_KEYS, not a secret")?;
+            println!("{}", TokenMinter::new(keys).mint(caller, ttl));
             Ok(())
         }
         Command::Serve(args) => {
@@ -94,21 +95,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            chat_local::server::serve(listener, stack.app.clone(), shutdown).await;
+            chat_local::server::serve(listener, stack.services.clone(), shutdown).await;
             Ok(())
         }
     }
 }
 
 fn print_banner(stack: &chat_local::startup::Stack, addr: SocketAddr, no_seed: bool) {
-    let endpoint = stack.endpoint.as_deref().unwrap_or("AWS");
+    let config = &stack.services.config;
+    let endpoint = config.dynamo.endpoint.as_deref().unwrap_or("AWS");
     println!("chat API listening on http://{addr}");
-    println!("DynamoDB: {endpoint}, table {}", stack.config.table_name);
-    if no_seed {
+    println!("DynamoDB: {endpoint}, table {}", config.table_name);
+    let Some(keys) = config.signing_keys.inline().filter(|_| !no_seed) else {
         return;
-    }
-    let token =
-        TokenMinter::new(&stack.config.signing_keys).mint(demo_caller(), DEMO_TOKEN_TTL_SECS);
+    };
+    let token = TokenMinter::new(keys).mint(demo_caller(), DEMO_TOKEN_TTL_SECS);
     println!();
     println!("demo session token (24 h):");
     println!("  export TOKEN={token}");

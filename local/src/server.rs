@@ -7,8 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use chat_shared::auth::Authenticator;
-use chat_shared::storage::dynamo::DynamoStore;
+use chat_shared::services::Services;
 use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
@@ -23,14 +22,6 @@ pub type LocalBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 /// API Gateway's own limit on a request payload; the handlers apply the API's smaller one.
 pub const MAX_GATEWAY_BODY_BYTES: usize = 10 * 1024 * 1024;
-
-/// What every request is served with: built once, shared by all connections.
-pub struct App {
-    /// The storage adapter.
-    pub store: DynamoStore,
-    /// The session-token verifier.
-    pub auth: Authenticator,
-}
 
 /// The API's routes.
 #[derive(Debug, PartialEq, Eq)]
@@ -54,7 +45,7 @@ fn match_route(path: &str) -> Option<(Route, Method)> {
 }
 
 /// Serves one request.
-pub async fn route(app: &App, req: Request<Incoming>) -> Response<LocalBody> {
+pub async fn route(app: &Services, req: Request<Incoming>) -> Response<LocalBody> {
     let Some((route, method)) = match_route(req.uri().path()) else {
         return plain_error(StatusCode::NOT_FOUND, "NOT_FOUND", "No such route", None);
     };
@@ -124,7 +115,7 @@ fn plain_error(
 }
 
 /// Accepts connections on `listener` until `shutdown` resolves.
-pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(listener: TcpListener, app: Arc<Services>, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {

@@ -4,15 +4,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chat_shared::auth::Authenticator;
 use chat_shared::config::Config;
-use chat_shared::storage::client::sdk_config;
-use chat_shared::storage::dynamo::DynamoStore;
+use chat_shared::services::Services;
 use chat_shared::storage::table::create_table;
 
 use crate::engine::EmbeddedDynamo;
 use crate::seed::seed_demo;
-use crate::server::App;
 
 /// How to bring the stack up.
 #[derive(Clone, Debug, Default)]
@@ -28,11 +25,7 @@ pub struct StartOptions {
 /// A running stack. The embedded engine, when there is one, lives as long as this.
 pub struct Stack {
     /// What requests are served with.
-    pub app: Arc<App>,
-    /// The DynamoDB endpoint in use, when not AWS's own.
-    pub endpoint: Option<String>,
-    /// The configuration everything was built from.
-    pub config: Config,
+    pub services: Arc<Services>,
     _engine: Option<EmbeddedDynamo>,
 }
 
@@ -53,19 +46,14 @@ pub async fn start(
             Some(engine)
         }
     };
-    let client = aws_sdk_dynamodb::Client::new(&sdk_config(&config.dynamo).await);
-    create_table(&client, &config.table_name).await?;
+    let services = Services::build(config).await?;
+    let (client, table) = (services.store.client(), services.store.table());
+    create_table(client, table).await?;
     if !options.no_seed {
-        seed_demo(&client, &config.table_name).await?;
+        seed_demo(client, table).await?;
     }
-    let app = App {
-        store: DynamoStore::new(client, config.table_name.clone()),
-        auth: Authenticator::new(&config.signing_keys, config.token_issuer.as_deref()),
-    };
     Ok(Stack {
-        app: Arc::new(app),
-        endpoint: config.dynamo.endpoint.clone(),
-        config,
+        services: Arc::new(services),
         _engine: engine,
     })
 }

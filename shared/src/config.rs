@@ -10,14 +10,24 @@ use crate::auth::{KeyError, SigningKeys};
 pub struct Config {
     /// The DynamoDB table (`TABLE_NAME`).
     pub table_name: String,
-    /// Session-token keys, newest first (`SESSION_SIGNING_KEYS`, `kid:secret,...`).
-    pub signing_keys: SigningKeys,
+    /// Where the session-token keys come from.
+    pub signing_keys: KeySource,
     /// The `iss` every token must carry, when set (`SESSION_TOKEN_ISSUER`).
     pub token_issuer: Option<String>,
     /// How the DynamoDB client is built.
     pub dynamo: DynamoSettings,
     /// How logs are written.
     pub log_format: LogFormat,
+}
+
+/// Where the session-token signing keys come from.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// Given inline (`SESSION_SIGNING_KEYS`, `kid:secret,...`): local runs and tests.
+    Inline(SigningKeys),
+    /// A Secrets Manager secret holding the same text (`SESSION_SIGNING_KEYS_SECRET_ARN`),
+    /// read once at start-up: how a deployment keeps keys out of its configuration.
+    SecretsManager(String),
 }
 
 /// How to reach DynamoDB.
@@ -61,8 +71,11 @@ pub enum ConfigError {
         reason: String,
     },
     /// The signing keys do not parse.
-    #[error("SESSION_SIGNING_KEYS is invalid: {0}")]
+    #[error("the session signing keys are invalid: {0}")]
     Keys(#[from] KeyError),
+    /// The signing-key secret could not be read.
+    #[error("reading the signing-key secret failed: {0}")]
+    Secret(String),
 }
 
 impl Config {
@@ -75,9 +88,14 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let table_name = get("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
-        let keys =
-            get("SESSION_SIGNING_KEYS").ok_or(ConfigError::Missing("SESSION_SIGNING_KEYS"))?;
-        let signing_keys = SigningKeys::parse(&keys)?;
+        let signing_keys = match (
+            get("SESSION_SIGNING_KEYS"),
+            get("SESSION_SIGNING_KEYS_SECRET_ARN"),
+        ) {
+            (Some(keys), _) => KeySource::Inline(SigningKeys::parse(&keys)?),
+            (None, Some(secret)) => KeySource::SecretsManager(secret),
+            (None, None) => return Err(ConfigError::Missing("SESSION_SIGNING_KEYS")),
+        };
         let on_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
         let log_format = match get("LOG_FORMAT").as_deref() {
             Some("json") => LogFormat::Json,
@@ -114,6 +132,35 @@ impl Config {
             dynamo,
             log_format,
         })
+    }
+}
+
+impl KeySource {
+    /// The keys themselves, fetching the secret when they live in Secrets Manager.
+    pub async fn resolve(&self, sdk: &aws_config::SdkConfig) -> Result<SigningKeys, ConfigError> {
+        match self {
+            Self::Inline(keys) => Ok(keys.clone()),
+            Self::SecretsManager(id) => {
+                let secret = aws_sdk_secretsmanager::Client::new(sdk)
+                    .get_secret_value()
+                    .secret_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| ConfigError::Secret(crate::error::DisplayChain(&e).to_string()))?;
+                let text = secret
+                    .secret_string()
+                    .ok_or_else(|| ConfigError::Secret("the secret has no string value".into()))?;
+                Ok(SigningKeys::parse(text)?)
+            }
+        }
+    }
+
+    /// The inline keys; `None` when they live in a secret.
+    pub fn inline(&self) -> Option<&SigningKeys> {
+        match self {
+            Self::Inline(keys) => Some(keys),
+            Self::SecretsManager(_) => None,
+        }
     }
 }
 
@@ -163,6 +210,27 @@ mod tests {
         assert_eq!(config.dynamo.max_attempts, 3);
         assert_eq!(config.log_format, LogFormat::Text);
         assert!(config.dynamo.endpoint.is_none());
+    }
+
+    #[test]
+    fn keys_can_come_from_a_secret() {
+        let config = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "chat"),
+            (
+                "SESSION_SIGNING_KEYS_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:k",
+            ),
+        ]))
+        .unwrap();
+        assert!(
+            matches!(config.signing_keys, KeySource::SecretsManager(ref arn) if arn.ends_with(":k"))
+        );
+        let config = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "chat"),
+            ("SESSION_SIGNING_KEYS", KEY),
+        ]))
+        .unwrap();
+        assert!(config.signing_keys.inline().is_some());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod input;
 pub mod respond;
+pub mod services;
 pub mod storage;
 pub mod telemetry;
 pub mod timestamp;

@@ -6,15 +6,15 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chat_local::call_log::{CallLog, CallLogInterceptor};
 use chat_local::engine::EmbeddedDynamo;
-use chat_local::server::{App, serve};
+use chat_local::server::serve;
 use chat_local::settings::config_with;
-use chat_shared::auth::{Authenticator, Claims, SigningKeys, TokenMinter, now_secs};
+use chat_shared::auth::{Claims, SigningKeys, TokenMinter, now_secs};
 use chat_shared::config::Config;
 use chat_shared::domain::{
     Caller, Conversation, Message, MessageRole, MessageStatus, ProjectId, VisitorId,
 };
-use chat_shared::storage::client::sdk_config;
-use chat_shared::storage::dynamo::DynamoStore;
+use chat_shared::services::Services;
+use chat_shared::storage::client::dynamo_client;
 use chat_shared::storage::items::{Item, conversation_item, message_item};
 use chat_shared::storage::table::create_table;
 use chat_shared::timestamp::Timestamp;
@@ -35,8 +35,8 @@ pub struct TestApp {
     pub config: Config,
     /// What the app sent to DynamoDB.
     pub calls: Arc<CallLog>,
-    /// The app itself, for in-process handler calls.
-    pub app: Arc<App>,
+    /// The app's clients, for in-process handler calls.
+    pub app: Arc<Services>,
     _engine: EmbeddedDynamo,
     _shutdown: oneshot::Sender<()>,
 }
@@ -52,19 +52,15 @@ pub async fn spawn_app() -> TestApp {
     })
     .expect("config");
     config.dynamo.static_credentials = true;
-    let sdk = sdk_config(&config.dynamo).await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    create_table(&dynamo, &table).await.expect("table");
     let calls = Arc::new(CallLog::default());
-    let logged = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(CallLogInterceptor(calls.clone()))
-            .build(),
+    let interceptor = CallLogInterceptor(calls.clone());
+    let app = Arc::new(
+        Services::build_with(config.clone(), |builder| builder.interceptor(interceptor))
+            .await
+            .expect("services"),
     );
-    let app = Arc::new(App {
-        store: DynamoStore::new(logged, table.clone()),
-        auth: Authenticator::new(&config.signing_keys, config.token_issuer.as_deref()),
-    });
+    let dynamo = dynamo_client(&app.sdk, &config.dynamo);
+    create_table(&dynamo, &table).await.expect("table");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (shutdown, stopped) = oneshot::channel::<()>();
@@ -102,7 +98,7 @@ pub fn same_project_other_visitor(caller: Caller) -> Caller {
 
 impl TestApp {
     pub fn keys(&self) -> &SigningKeys {
-        &self.config.signing_keys
+        self.config.signing_keys.inline().expect("inline test keys")
     }
 
     /// A valid token for `caller`.

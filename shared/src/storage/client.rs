@@ -11,7 +11,8 @@ use crate::config::DynamoSettings;
 /// The region used when neither the settings nor the environment name one (local runs).
 pub const FALLBACK_REGION: &str = "us-east-1";
 
-/// The shared SDK configuration: region, endpoint, credentials, retries and timeouts.
+/// The shared SDK configuration: region, credentials, retries and timeouts. The endpoint
+/// override is DynamoDB's alone, so it is applied by [`dynamo_client`].
 pub async fn sdk_config(settings: &DynamoSettings) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)))
@@ -25,11 +26,8 @@ pub async fn sdk_config(settings: &DynamoSettings) -> SdkConfig {
     if let Some(region) = &settings.region {
         loader = loader.region(Region::new(region.clone()));
     }
-    if let Some(endpoint) = &settings.endpoint {
-        loader = loader.endpoint_url(endpoint);
-        if settings.region.is_none() {
-            loader = loader.region(Region::new(FALLBACK_REGION));
-        }
+    if settings.endpoint.is_some() && settings.region.is_none() {
+        loader = loader.region(Region::new(FALLBACK_REGION));
     }
     if settings.static_credentials {
         // A local engine checks that a request is signed, not who signed it.
@@ -39,7 +37,21 @@ pub async fn sdk_config(settings: &DynamoSettings) -> SdkConfig {
     loader.load().await
 }
 
-/// A DynamoDB client for these settings.
-pub async fn dynamo_client(settings: &DynamoSettings) -> Client {
-    Client::new(&sdk_config(settings).await)
+/// A DynamoDB client on `sdk`, pointed at the settings' endpoint when there is one.
+pub fn dynamo_client(sdk: &SdkConfig, settings: &DynamoSettings) -> Client {
+    dynamo_client_with(sdk, settings, |builder| builder)
+}
+
+/// As [`dynamo_client`], with a last say over the client's configuration (tests add an
+/// interceptor that logs every request).
+pub fn dynamo_client_with(
+    sdk: &SdkConfig,
+    settings: &DynamoSettings,
+    customize: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
+) -> Client {
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
+    if let Some(endpoint) = &settings.endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    Client::from_conf(customize(builder).build())
 }
