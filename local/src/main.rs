@@ -95,14 +95,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            chat_local::server::serve(listener, stack.services.clone(), shutdown).await;
+            chat_local::server::serve(listener, stack.app.clone(), shutdown).await;
             Ok(())
         }
     }
 }
 
 fn print_banner(stack: &chat_local::startup::Stack, addr: SocketAddr, no_seed: bool) {
-    let config = &stack.services.config;
+    let config = &stack.app.config;
     let endpoint = config.dynamo.endpoint.as_deref().unwrap_or("AWS");
     println!("chat API listening on http://{addr}");
     println!("DynamoDB: {endpoint}, table {}", config.table_name);

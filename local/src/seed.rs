@@ -1,14 +1,16 @@
-//! The demo data the local server starts with: one project, one visitor, one
-//! conversation holding a short exchange. Fixed ids, so the README's commands work as
+//! The demo data the local server starts with: one project on the free plan with a
+//! standard default assistant and an advanced one, one visitor, one conversation holding
+//! a short exchange. Fixed ids, so the README's commands work as
 //! printed; seeding twice (a file-backed engine) leaves the first seed alone.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use chat_shared::assistant::{Assistant, Plan, ProjectSettings, ProviderKind, Tier};
 use chat_shared::domain::{
     Caller, Conversation, Message, MessageRole, MessageStatus, ProjectId, VisitorId,
 };
 use chat_shared::error::DisplayChain;
-use chat_shared::storage::items::{conversation_item, message_item};
+use chat_shared::storage::items::{assistant_item, conversation_item, message_item, project_item};
 use chat_shared::timestamp::Timestamp;
 use uuid::{Uuid, uuid};
 
@@ -18,6 +20,37 @@ pub const DEMO_PROJECT: Uuid = uuid!("0192f0a0-0000-7000-8000-00000000d001");
 pub const DEMO_VISITOR: Uuid = uuid!("0192f0a0-0000-7000-8000-00000000d002");
 /// The demo conversation.
 pub const DEMO_CONVERSATION: Uuid = uuid!("0192f0a0-0000-7000-8000-00000000d003");
+
+/// The demo project's default assistant: standard tier, offline provider.
+pub const DEMO_ASSISTANT: Uuid = uuid!("0192f0a0-0000-7000-8000-00000000a001");
+/// An advanced assistant, which the demo project's free plan does not include (402).
+pub const DEMO_ADVANCED_ASSISTANT: Uuid = uuid!("0192f0a0-0000-7000-8000-00000000a002");
+
+/// The demo assistants: the default (standard) and an advanced one.
+pub fn demo_assistants() -> [Assistant; 2] {
+    [
+        Assistant {
+            id: Some(DEMO_ASSISTANT),
+            name: "Demo assistant".into(),
+            provider: ProviderKind::Offline,
+            model: "offline".into(),
+            system_prompt: Some("You are the demo shop's helpful assistant.".into()),
+            temperature: None,
+            max_output_tokens: None,
+            tier: Tier::Standard,
+        },
+        Assistant {
+            id: Some(DEMO_ADVANCED_ASSISTANT),
+            name: "Demo advanced assistant".into(),
+            provider: ProviderKind::Offline,
+            model: "offline:tokens=60".into(),
+            system_prompt: Some("You are the demo shop's expert assistant.".into()),
+            temperature: None,
+            max_output_tokens: None,
+            tier: Tier::Advanced,
+        },
+    ]
+}
 
 /// The demo caller: the project and visitor a printed token is minted for.
 pub fn demo_caller() -> Caller {
@@ -73,6 +106,14 @@ pub async fn seed_demo(client: &Client, table: &str) -> Result<(), String> {
             true,
         ),
     );
+    let [standard, advanced] = demo_assistants();
+    let settings = ProjectSettings {
+        plan: Plan::Free,
+        default_assistant: Some(standard.clone()),
+    };
+    writes.push(put(table, project_item(caller.project, &settings), false));
+    writes.push(put(table, assistant_item(caller.project, &standard), false));
+    writes.push(put(table, assistant_item(caller.project, &advanced), false));
     let result = client
         .transact_write_items()
         .set_transact_items(Some(writes))

@@ -7,7 +7,12 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use chat_completion::Completion;
+use chat_shared::auth::Authenticator;
+use chat_shared::config::Config;
+use chat_shared::provider::registry::Providers;
 use chat_shared::services::Services;
+use chat_shared::storage::dynamo::DynamoStore;
 use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
@@ -23,11 +28,42 @@ pub type LocalBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 /// API Gateway's own limit on a request payload; the handlers apply the API's smaller one.
 pub const MAX_GATEWAY_BODY_BYTES: usize = 10 * 1024 * 1024;
 
+/// What every request is served with: built once, shared by all connections.
+pub struct App {
+    /// The configuration it was built from.
+    pub config: Config,
+    /// The storage adapter.
+    pub store: DynamoStore,
+    /// The session-token verifier.
+    pub auth: Arc<Authenticator>,
+    /// The completion's dependencies (the same store and verifier, and the providers).
+    pub completion: Completion<DynamoStore>,
+}
+
+impl App {
+    /// An app from the process's services and its model providers.
+    pub fn new(services: Services, providers: Providers) -> Self {
+        let auth = Arc::new(services.auth);
+        Self {
+            completion: Completion {
+                store: services.store.clone(),
+                auth: auth.clone(),
+                providers: Arc::new(providers),
+                settings: Arc::new(services.config.completion.clone()),
+            },
+            config: services.config,
+            store: services.store,
+            auth,
+        }
+    }
+}
+
 /// The API's routes.
 #[derive(Debug, PartialEq, Eq)]
 enum Route {
     GetConversation(String),
     CloseConversation(String),
+    ChatCompletion,
 }
 
 /// Matches a path to a route and the methods it answers.
@@ -40,12 +76,13 @@ fn match_route(path: &str) -> Option<(Route, Method)> {
         ["", "v2", "conversations", id, "close"] => {
             Some((Route::CloseConversation((*id).to_owned()), Method::POST))
         }
+        ["", "v2", "chat", "completions"] => Some((Route::ChatCompletion, Method::POST)),
         _ => None,
     }
 }
 
 /// Serves one request.
-pub async fn route(app: &Services, req: Request<Incoming>) -> Response<LocalBody> {
+pub async fn route(app: &App, req: Request<Incoming>) -> Response<LocalBody> {
     let Some((route, method)) = match_route(req.uri().path()) else {
         return plain_error(StatusCode::NOT_FOUND, "NOT_FOUND", "No such route", None);
     };
@@ -75,19 +112,30 @@ pub async fn route(app: &Services, req: Request<Incoming>) -> Response<LocalBody
         lambda_http::Body::Binary(bytes.to_vec())
     };
     let lambda_req = Request::from_parts(parts, body);
-    let response = match route {
+    match route {
         Route::GetConversation(id) => {
-            get_conversation::handle(&app.store, &app.auth, with_id(lambda_req, id)).await
+            get_conversation::handle(&app.store, &app.auth, with_id(lambda_req, id))
+                .await
+                .map(lambda_body)
         }
         Route::CloseConversation(id) => {
-            close_conversation::handle(&app.store, &app.auth, with_id(lambda_req, id)).await
+            close_conversation::handle(&app.store, &app.auth, with_id(lambda_req, id))
+                .await
+                .map(lambda_body)
         }
-    };
-    response.map(|body| full(Bytes::from(body.as_ref().to_vec())))
+        // Streams: each chunk is written to the socket as the generation task sends it.
+        Route::ChatCompletion => chat_completion::handle(&app.completion, lambda_req)
+            .await
+            .map(|body| body.map_err(|never| match never {}).boxed()),
+    }
 }
 
 fn with_id(req: lambda_http::Request, id: String) -> lambda_http::Request {
     req.with_path_parameters(HashMap::from([("conversationId".to_owned(), id)]))
+}
+
+fn lambda_body(body: lambda_http::Body) -> LocalBody {
+    full(Bytes::from(body.as_ref().to_vec()))
 }
 
 fn full(bytes: Bytes) -> LocalBody {
@@ -115,7 +163,7 @@ fn plain_error(
 }
 
 /// Accepts connections on `listener` until `shutdown` resolves.
-pub async fn serve(listener: TcpListener, app: Arc<Services>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {

@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chat_shared::config::Config;
+use chat_shared::provider::registry::Providers;
 use chat_shared::services::Services;
 use chat_shared::storage::table::create_table;
 
 use crate::engine::EmbeddedDynamo;
 use crate::seed::seed_demo;
+use crate::server::App;
 
 /// How to bring the stack up.
 #[derive(Clone, Debug, Default)]
@@ -25,7 +27,7 @@ pub struct StartOptions {
 /// A running stack. The embedded engine, when there is one, lives as long as this.
 pub struct Stack {
     /// What requests are served with.
-    pub services: Arc<Services>,
+    pub app: Arc<App>,
     _engine: Option<EmbeddedDynamo>,
 }
 
@@ -52,8 +54,9 @@ pub async fn start(
     if !options.no_seed {
         seed_demo(client, table).await?;
     }
+    let providers = Providers::build(&services.config.completion, &services.sdk).await?;
     Ok(Stack {
-        services: Arc::new(services),
+        app: Arc::new(App::new(services, providers)),
         _engine: engine,
     })
 }

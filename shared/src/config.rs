@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+use crate::assistant::{Assistant, Plan, ProviderKind, Tier};
 use crate::auth::{KeyError, SigningKeys};
+use crate::provider::offline::OfflineSettings;
 
 /// Everything a function needs to know about its deployment.
 #[derive(Clone, Debug)]
@@ -18,6 +20,73 @@ pub struct Config {
     pub dynamo: DynamoSettings,
     /// How logs are written.
     pub log_format: LogFormat,
+    /// Completion defaults and provider settings.
+    pub completion: CompletionSettings,
+}
+
+/// What the completion function needs beyond the common settings.
+#[derive(Clone, Debug)]
+pub struct CompletionSettings {
+    /// The plan of a project with no settings item (`DEFAULT_PLAN`, default `free`).
+    pub default_plan: Plan,
+    /// The assistant of a project with no default (`DEFAULT_PROVIDER`, `DEFAULT_MODEL`,
+    /// `DEFAULT_SYSTEM_PROMPT`; default: the offline provider).
+    pub default_assistant: Assistant,
+    /// The OpenAI-compatible server (`OPENAI_BASE_URL`).
+    pub openai_base_url: String,
+    /// Its key (`OPENAI_API_KEY`, or `OPENAI_API_KEY_SECRET_ARN` for a secret).
+    pub openai_api_key: Option<SecretSource>,
+    /// The offline provider's timing (`OFFLINE_FIRST_TOKEN_MS`, `OFFLINE_TOKEN_GAP_MS`,
+    /// `OFFLINE_TOKENS`).
+    pub offline: OfflineSettings,
+    /// Longest wait for a provider's first token (`FIRST_TOKEN_TIMEOUT_MS`, 30000).
+    pub first_token_timeout: Duration,
+    /// Longest silence between two provider events (`PROVIDER_IDLE_TIMEOUT_MS`, 60000).
+    pub idle_timeout: Duration,
+    /// Quiet time after which a stream gets a keep-alive comment (`KEEP_ALIVE_MS`, 15000).
+    pub keep_alive: Duration,
+}
+
+/// A secret given inline or named in Secrets Manager.
+#[derive(Clone)]
+pub enum SecretSource {
+    /// The value itself (local runs).
+    Inline(String),
+    /// A Secrets Manager secret id or ARN, read at start-up.
+    SecretsManager(String),
+}
+
+impl std::fmt::Debug for SecretSource {
+    // The value itself is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Inline(_) => f.write_str("Inline(..)"),
+            Self::SecretsManager(id) => f.debug_tuple("SecretsManager").field(id).finish(),
+        }
+    }
+}
+
+impl SecretSource {
+    /// The secret's text.
+    pub async fn resolve(&self, sdk: &aws_config::SdkConfig) -> Result<String, ConfigError> {
+        match self {
+            Self::Inline(value) => Ok(value.clone()),
+            Self::SecretsManager(id) => read_secret(sdk, id).await,
+        }
+    }
+}
+
+async fn read_secret(sdk: &aws_config::SdkConfig, id: &str) -> Result<String, ConfigError> {
+    let secret = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(id)
+        .send()
+        .await
+        .map_err(|e| ConfigError::Secret(crate::error::DisplayChain(&e).to_string()))?;
+    secret
+        .secret_string()
+        .map(str::to_owned)
+        .ok_or_else(|| ConfigError::Secret("the secret has no string value".into()))
 }
 
 /// Where the session-token signing keys come from.
@@ -131,6 +200,7 @@ impl Config {
             token_issuer: get("SESSION_TOKEN_ISSUER"),
             dynamo,
             log_format,
+            completion: completion_settings(&get)?,
         })
     }
 }
@@ -140,18 +210,7 @@ impl KeySource {
     pub async fn resolve(&self, sdk: &aws_config::SdkConfig) -> Result<SigningKeys, ConfigError> {
         match self {
             Self::Inline(keys) => Ok(keys.clone()),
-            Self::SecretsManager(id) => {
-                let secret = aws_sdk_secretsmanager::Client::new(sdk)
-                    .get_secret_value()
-                    .secret_id(id)
-                    .send()
-                    .await
-                    .map_err(|e| ConfigError::Secret(crate::error::DisplayChain(&e).to_string()))?;
-                let text = secret
-                    .secret_string()
-                    .ok_or_else(|| ConfigError::Secret("the secret has no string value".into()))?;
-                Ok(SigningKeys::parse(text)?)
-            }
+            Self::SecretsManager(id) => Ok(SigningKeys::parse(&read_secret(sdk, id).await?)?),
         }
     }
 
@@ -162,6 +221,67 @@ impl KeySource {
             Self::SecretsManager(_) => None,
         }
     }
+}
+
+fn completion_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<CompletionSettings, ConfigError> {
+    let invalid = |name: &'static str, value: &str| ConfigError::Invalid {
+        name,
+        reason: format!("{value:?} is not accepted"),
+    };
+    let default_plan = match get("DEFAULT_PLAN") {
+        None => Plan::Free,
+        Some(text) => Plan::parse(&text).ok_or_else(|| invalid("DEFAULT_PLAN", &text))?,
+    };
+    let provider = match get("DEFAULT_PROVIDER") {
+        None => ProviderKind::Offline,
+        Some(text) => {
+            ProviderKind::parse(&text).ok_or_else(|| invalid("DEFAULT_PROVIDER", &text))?
+        }
+    };
+    let default_assistant = Assistant {
+        id: None,
+        name: "Assistant".to_owned(),
+        provider,
+        model: get("DEFAULT_MODEL").unwrap_or_else(|| provider.as_str().to_owned()),
+        system_prompt: get("DEFAULT_SYSTEM_PROMPT"),
+        temperature: None,
+        max_output_tokens: None,
+        tier: Tier::Standard,
+    };
+    let openai_api_key = match (get("OPENAI_API_KEY"), get("OPENAI_API_KEY_SECRET_ARN")) {
+        (Some(key), _) => Some(SecretSource::Inline(key)),
+        (None, Some(arn)) => Some(SecretSource::SecretsManager(arn)),
+        (None, None) => None,
+    };
+    let offline_defaults = OfflineSettings::default();
+    let millis = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+        Ok(Duration::from_millis(parse_number(
+            get,
+            name,
+            default.as_millis() as u64,
+        )?))
+    };
+    Ok(CompletionSettings {
+        default_plan,
+        default_assistant,
+        openai_base_url: get("OPENAI_BASE_URL")
+            .unwrap_or_else(|| crate::provider::openai::DEFAULT_BASE_URL.to_owned()),
+        openai_api_key,
+        offline: OfflineSettings {
+            first_token_delay: millis(
+                "OFFLINE_FIRST_TOKEN_MS",
+                offline_defaults.first_token_delay,
+            )?,
+            token_gap: millis("OFFLINE_TOKEN_GAP_MS", offline_defaults.token_gap)?,
+            tokens: parse_number(get, "OFFLINE_TOKENS", offline_defaults.tokens)?,
+            failure: None,
+        },
+        first_token_timeout: millis("FIRST_TOKEN_TIMEOUT_MS", Duration::from_secs(30))?,
+        idle_timeout: millis("PROVIDER_IDLE_TIMEOUT_MS", Duration::from_secs(60))?,
+        keep_alive: millis("KEEP_ALIVE_MS", Duration::from_secs(15))?,
+    })
 }
 
 fn parse_number<T: std::str::FromStr>(

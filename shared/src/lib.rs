@@ -4,15 +4,18 @@
 //! [`auth`] names the caller → [`input`] parses the path and body → a handler calls a
 //! [`storage`] trait → [`domain`] objects are written back as JSON.
 
+pub mod assistant;
 pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod input;
+pub mod provider;
 pub mod respond;
 pub mod services;
 pub mod storage;
 pub mod telemetry;
 pub mod timestamp;
+pub mod ui_stream;
 
 pub use error::ApiError;

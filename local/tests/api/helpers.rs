@@ -6,13 +6,14 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chat_local::call_log::{CallLog, CallLogInterceptor};
 use chat_local::engine::EmbeddedDynamo;
-use chat_local::server::serve;
+use chat_local::server::{App, serve};
 use chat_local::settings::config_with;
 use chat_shared::auth::{Claims, SigningKeys, TokenMinter, now_secs};
 use chat_shared::config::Config;
 use chat_shared::domain::{
     Caller, Conversation, Message, MessageRole, MessageStatus, ProjectId, VisitorId,
 };
+use chat_shared::provider::registry::Providers;
 use chat_shared::services::Services;
 use chat_shared::storage::client::dynamo_client;
 use chat_shared::storage::items::{Item, conversation_item, message_item};
@@ -35,8 +36,8 @@ pub struct TestApp {
     pub config: Config,
     /// What the app sent to DynamoDB.
     pub calls: Arc<CallLog>,
-    /// The app's clients, for in-process handler calls.
-    pub app: Arc<Services>,
+    /// The app, for in-process handler calls.
+    pub app: Arc<App>,
     _engine: EmbeddedDynamo,
     _shutdown: oneshot::Sender<()>,
 }
@@ -54,12 +55,14 @@ pub async fn spawn_app() -> TestApp {
     config.dynamo.static_credentials = true;
     let calls = Arc::new(CallLog::default());
     let interceptor = CallLogInterceptor(calls.clone());
-    let app = Arc::new(
-        Services::build_with(config.clone(), |builder| builder.interceptor(interceptor))
-            .await
-            .expect("services"),
-    );
-    let dynamo = dynamo_client(&app.sdk, &config.dynamo);
+    let services = Services::build_with(config.clone(), |builder| builder.interceptor(interceptor))
+        .await
+        .expect("services");
+    let dynamo = dynamo_client(&services.sdk, &config.dynamo);
+    let providers = Providers::build(&config.completion, &services.sdk)
+        .await
+        .expect("providers");
+    let app = Arc::new(App::new(services, providers));
     create_table(&dynamo, &table).await.expect("table");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use uuid::Uuid;
 
+use crate::assistant::{Assistant, Plan, ProjectSettings, ProviderKind, Tier};
 use crate::domain::{
     Conversation, ConversationStatus, Feedback, HumanAgent, Message, MessageRole, MessageStatus,
     ProjectId, VisitorId,
@@ -22,6 +23,21 @@ use crate::timestamp::Timestamp;
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
+
+/// The sort key of a project's settings item.
+pub const PROJECT_SK: &str = "P";
+/// The sort-key prefix of assistant items.
+pub const ASSISTANT_SK_PREFIX: &str = "A#";
+
+/// The partition key of a project's settings and assistants.
+pub fn project_pk(project: ProjectId) -> String {
+    format!("P#{}", project.0)
+}
+
+/// The sort key of an assistant.
+pub fn assistant_sk(assistant: Uuid) -> String {
+    format!("{ASSISTANT_SK_PREFIX}{assistant}")
+}
 
 /// The sort key of a conversation item.
 pub const CONVERSATION_SK: &str = "C";
@@ -143,6 +159,100 @@ fn human_agent_value(agent: &HumanAgent) -> AttributeValue {
         map.insert("image".to_owned(), s(image.clone()));
     }
     AttributeValue::M(map)
+}
+
+/// An assistant's attributes, as its own item holds them and as the project item's
+/// `defaultAssistant` copy holds them.
+pub fn assistant_attributes(assistant: &Assistant) -> Item {
+    let mut item = Item::new();
+    if let Some(id) = assistant.id {
+        item.insert("id".into(), s(id.to_string()));
+    }
+    item.insert("name".into(), s(assistant.name.clone()));
+    item.insert("provider".into(), s(assistant.provider.as_str()));
+    item.insert("model".into(), s(assistant.model.clone()));
+    item.insert("tier".into(), s(assistant.tier.as_str()));
+    put_opt(&mut item, "systemPrompt", assistant.system_prompt.clone());
+    if let Some(t) = assistant.temperature {
+        item.insert("temperature".into(), AttributeValue::N(t.to_string()));
+    }
+    if let Some(max) = assistant.max_output_tokens {
+        item.insert("maxOutputTokens".into(), AttributeValue::N(max.to_string()));
+    }
+    item
+}
+
+/// The item of an assistant.
+pub fn assistant_item(project: ProjectId, assistant: &Assistant) -> Item {
+    let mut item = assistant_attributes(assistant);
+    item.insert("pk".into(), s(project_pk(project)));
+    let id = assistant.id.unwrap_or_default();
+    item.insert("sk".into(), s(assistant_sk(id)));
+    item
+}
+
+/// The settings item of a project.
+pub fn project_item(project: ProjectId, settings: &ProjectSettings) -> Item {
+    let mut item = Item::new();
+    item.insert("pk".into(), s(project_pk(project)));
+    item.insert("sk".into(), s(PROJECT_SK));
+    item.insert("plan".into(), s(settings.plan.as_str()));
+    if let Some(assistant) = &settings.default_assistant {
+        put_opt(
+            &mut item,
+            "defaultAssistantId",
+            assistant.id.map(|id| id.to_string()),
+        );
+        item.insert(
+            "defaultAssistant".into(),
+            AttributeValue::M(assistant_attributes(assistant)),
+        );
+    }
+    item
+}
+
+/// An assistant from its item or from a project's `defaultAssistant` copy.
+pub fn assistant_from_item(item: &Item) -> Result<Assistant, StoreError> {
+    let r = Reader(item);
+    let number = |name: &str| match item.get(name) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::N(n)) => Ok(Some(n.clone())),
+        Some(_) => Err(StoreError::Corrupt(format!("{name} is not a number"))),
+    };
+    Ok(Assistant {
+        id: r.opt_parsed("id", |t| Uuid::parse_str(t).ok())?,
+        name: r.str("name")?.to_owned(),
+        provider: r.parsed("provider", ProviderKind::parse)?,
+        model: r.str("model")?.to_owned(),
+        system_prompt: r.opt_str("systemPrompt")?.map(str::to_owned),
+        temperature: number("temperature")?
+            .map(|n| {
+                n.parse()
+                    .map_err(|_| StoreError::Corrupt("temperature".into()))
+            })
+            .transpose()?,
+        max_output_tokens: number("maxOutputTokens")?
+            .map(|n| {
+                n.parse()
+                    .map_err(|_| StoreError::Corrupt("maxOutputTokens".into()))
+            })
+            .transpose()?,
+        tier: r.parsed("tier", Tier::parse)?,
+    })
+}
+
+/// A project's settings from its item.
+pub fn project_from_item(item: &Item) -> Result<ProjectSettings, StoreError> {
+    let r = Reader(item);
+    let default_assistant = match item.get("defaultAssistant") {
+        None | Some(AttributeValue::Null(_)) => None,
+        Some(AttributeValue::M(map)) => Some(assistant_from_item(map)?),
+        Some(_) => return Err(StoreError::Corrupt("defaultAssistant is not a map".into())),
+    };
+    Ok(ProjectSettings {
+        plan: r.parsed("plan", Plan::parse)?,
+        default_assistant,
+    })
 }
 
 /// Reads typed attributes out of an item, naming what is wrong when it is.
@@ -326,6 +436,31 @@ mod tests {
         let item = message_item(ProjectId(Uuid::now_v7()), &message);
         assert_eq!(message_from_item(message.chat_id, &item).unwrap(), message);
         assert!(is_message(&item));
+    }
+
+    #[test]
+    fn a_project_and_its_default_assistant_round_trip() {
+        let assistant = Assistant {
+            id: Some(Uuid::now_v7()),
+            name: "Helper".into(),
+            provider: ProviderKind::OpenAi,
+            model: "gpt-4o-mini".into(),
+            system_prompt: Some("Be brief.".into()),
+            temperature: Some(0.25),
+            max_output_tokens: Some(512),
+            tier: Tier::Advanced,
+        };
+        let project = ProjectId(Uuid::now_v7());
+        let item = assistant_item(project, &assistant);
+        assert_eq!(assistant_from_item(&item).unwrap(), assistant);
+        let settings = ProjectSettings {
+            plan: Plan::Pro,
+            default_assistant: Some(assistant),
+        };
+        assert_eq!(
+            project_from_item(&project_item(project, &settings)).unwrap(),
+            settings
+        );
     }
 
     #[test]

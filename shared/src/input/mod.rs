@@ -7,6 +7,8 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
+pub mod completion;
+
 /// The largest request body accepted, checked before parsing.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 

@@ -1,0 +1,26 @@
+//! Lambda entry point: builds the process-wide clients once, then serves events with
+//! response streaming.
+
+use std::sync::Arc;
+
+use chat_completion::{Completion, handle};
+use chat_shared::provider::registry::Providers;
+use chat_shared::services::Services;
+use lambda_http::{Error, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let services = Services::from_env().await?;
+    let providers = Providers::build(&services.config.completion, &services.sdk).await?;
+    let deps = Completion {
+        store: services.store.clone(),
+        auth: Arc::new(services.auth),
+        providers: Arc::new(providers),
+        settings: Arc::new(services.config.completion.clone()),
+    };
+    let deps = &deps;
+    lambda_http::run_with_streaming_response(service_fn(move |req| async move {
+        Ok::<_, std::convert::Infallible>(handle(deps, req).await)
+    }))
+    .await
+}
