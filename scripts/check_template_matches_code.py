@@ -198,9 +198,10 @@ def sam_transform(template: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 CONST_RE = re.compile(r'pub\s+const\s+([A-Z_][A-Z0-9_]*)\s*:\s*&str\s*=\s*"([^"]*)"\s*;')
-# get("X"), std::env::var("X"), var_os("X"), lookup("X"), parse_number(&get, "X", ...)
+# get("X"), get_opt("X"), std::env::var("X"), var_os("X"), lookup("X"), env_or("X", ..),
+# parse_number(&get, "X", ...): a reading function's name, then the variable's name.
 ENV_READ_RE = re.compile(
-    r'(?:\bget|\bvar|\bvar_os|\blookup|\bparse_\w+\(\s*&?\s*\w+\s*,)\s*\(?\s*"([A-Z][A-Z0-9_]*)"'
+    r'(?:\b(?:\w+_)?(?:get|var|var_os|lookup|env)(?:_\w+)?|\bparse_\w+\(\s*&?\s*\w+\s*,)\s*\(?\s*"([A-Z][A-Z0-9_]*)"'
 )
 SDK_CALL_RE = re.compile(r"\.(" + "|".join(SDK_OPERATIONS) + r"|transact_write_items)\(\)")
 
