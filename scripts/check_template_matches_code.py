@@ -1,0 +1,583 @@
+#!/usr/bin/env python3
+"""Checks that template.yaml and the Rust code agree, and fails loudly when they do not.
+
+What it compares:
+- the DynamoDB table: key attributes, index name and keys, TTL attribute (the constants in
+  shared/src/storage/table.rs), billing mode and projection;
+- the functions: each `Binary` is a `[[bin]]` of the crate its `CodeUri` names, every
+  function binary under functions/ is deployed, runtime/architecture/build method;
+- the environment: every variable the template sets is one the code reads (shared/src and
+  functions/*/src), the required ones are set, and keys never appear inline;
+- IAM: each function's DynamoDB actions are exactly the ones it is meant to use, on this
+  table only, and every DynamoDB operation the code calls is granted to some function;
+- the API, after SAM's own transform (the one CloudFormation runs on deploy): every route
+  reaches its function, the completion route streams (`ResponseTransferMode:
+  RESPONSE_STREAM` becomes `responseTransferMode: STREAM` and the
+  response-streaming-invocations URI) with a long timeout, and each path has a preflight.
+
+Run by scripts/check-template.sh inside its venv (PyYAML and aws-sam-translator come with
+cfn-lint and aws-sam-cli). Exit status 1 on any mismatch; the last line reads
+"N passed, N failed". No network: SAM's transform runs offline with a stub for the two AWS
+managed policies it names.
+
+    scripts/check_template_matches_code.py [-q] [--root DIR] [--template FILE] [--transformed-out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import re
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+# --------------------------------------------------------------------------------------------
+# What the deployment is meant to be. Change these together with template.yaml and the code.
+# --------------------------------------------------------------------------------------------
+
+# Binary -> (HTTP method, path, streams?) as in API.md.
+ROUTES = {
+    "get-conversation": ("GET", "/v2/conversations/{conversationId}", False),
+    "close-conversation": ("POST", "/v2/conversations/{conversationId}/close", False),
+    "chat-completion": ("POST", "/v2/chat/completions", True),
+}
+
+# The DynamoDB actions each function's code uses, no more. TransactWriteItems is no IAM action:
+# a transaction is authorised as the Put/Update/Delete/ConditionCheck items it holds.
+DYNAMODB_ACTIONS = {
+    "get-conversation": {"Query", "GetItem"},
+    "close-conversation": {"UpdateItem"},
+    "chat-completion": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem"},
+}
+
+# Other actions a function may hold (the signing-key secret is required for every function).
+OTHER_ACTIONS = {
+    "get-conversation": {"secretsmanager:GetSecretValue"},
+    "close-conversation": {"secretsmanager:GetSecretValue"},
+    "chat-completion": {"secretsmanager:GetSecretValue", "bedrock:InvokeModelWithResponseStream"},
+}
+
+# Crates that may be missing on this branch while they are written elsewhere: their function
+# is then checked only for what the template alone can tell.
+PENDING_CRATES = {"functions/completion": "the completion crate is being written on main"}
+
+# Variables the template sets before the code reads them: name -> the crate whose absence
+# excuses it (None: excused until the code reads it, with a warning every run).
+PENDING_ENV = {
+    "OPENAI_API_KEY_SECRET_ARN": "functions/completion",
+    "OPENAI_BASE_URL": "functions/completion",
+    "CORS_ALLOWED_ORIGINS": None,  # the functions' own CORS headers: a separate code change
+}
+
+# Variables every function must have, and ones no deployment may set.
+REQUIRED_ENV = {"TABLE_NAME", "SESSION_SIGNING_KEYS_SECRET_ARN", "LOG_FORMAT"}
+FUNCTION_ENV = {"chat-completion": {"OPENAI_API_KEY_SECRET_ARN", "OPENAI_BASE_URL"}}
+FORBIDDEN_ENV = {
+    "SESSION_SIGNING_KEYS": "keys inline in the configuration; use SESSION_SIGNING_KEYS_SECRET_ARN",
+    "DYNAMODB_ENDPOINT": "a local engine's endpoint",
+}
+
+# SDK operation -> IAM action, for the DynamoDB calls the code makes.
+SDK_OPERATIONS = {
+    "get_item": "GetItem",
+    "batch_get_item": "BatchGetItem",
+    "query": "Query",
+    "scan": "Scan",
+    "put_item": "PutItem",
+    "update_item": "UpdateItem",
+    "delete_item": "DeleteItem",
+    "batch_write_item": "BatchWriteItem",
+    "transact_get_items": "GetItem",
+}
+TRANSACT_MEMBERS = {
+    "Put::builder": "PutItem",
+    "Update::builder": "UpdateItem",
+    "Delete::builder": "DeleteItem",
+    "ConditionCheck::builder": "ConditionCheckItem",
+}
+
+STREAM_TIMEOUT_MAX_MS = 900_000  # API Gateway: a streamed response lasts at most 15 minutes
+BUFFERED_TIMEOUT_MAX_MS = 29_000  # API Gateway's default (and, without a quota raise, maximum)
+
+
+# --------------------------------------------------------------------------------------------
+# Reporting
+# --------------------------------------------------------------------------------------------
+
+
+class Report:
+    def __init__(self, quiet: bool = False) -> None:
+        self.passed = 0
+        self.failed = 0
+        self.quiet = quiet
+
+    def check(self, ok: bool, what: str, why: str = "") -> bool:
+        if ok:
+            self.passed += 1
+            if not self.quiet:
+                print(f"ok    {what}")
+        else:
+            self.failed += 1
+            print(f"FAIL  {what}" + (f"\n      {why}" if why else ""))
+        return ok
+
+    def equal(self, what: str, template: Any, code: Any, source: str) -> bool:
+        return self.check(
+            template == code,
+            what,
+            f"template.yaml has {template!r}, {source} has {code!r}",
+        )
+
+    @staticmethod
+    def warn(what: str) -> None:
+        print(f"WARN  {what}")
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the template: a YAML loader that turns CloudFormation's short tags into their long
+# form (!Ref x -> {"Ref": x}, !GetAtt a.b -> {"Fn::GetAtt": [a, b]}, !Sub s -> {"Fn::Sub": s}).
+# --------------------------------------------------------------------------------------------
+
+
+class CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_tag(loader: CfnLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "Condition":
+        return {"Condition": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as f:
+        return yaml.load(f, Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def sam_transform(template: dict[str, Any]) -> dict[str, Any]:
+    """SAM's transform, offline: local CodeUris become a dummy S3 location (as `sam validate`
+    does) and the managed policies SAM adds for X-Ray and logging come from a stub."""
+    from samtranslator.translator.transform import transform
+
+    class ManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {
+                "AWSLambdaBasicExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                "AWSXrayWriteOnlyAccess": "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+            }
+
+    fragment = copy.deepcopy(template)
+    for resource in fragment.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://placeholder-bucket/placeholder.zip"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return transform(fragment, {}, ManagedPolicies())
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the code
+# --------------------------------------------------------------------------------------------
+
+CONST_RE = re.compile(r'pub\s+const\s+([A-Z_][A-Z0-9_]*)\s*:\s*&str\s*=\s*"([^"]*)"\s*;')
+# get("X"), get_opt("X"), std::env::var("X"), var_os("X"), lookup("X"), env_or("X", ..),
+# parse_number(&get, "X", ...): a reading function's name, then the variable's name.
+ENV_READ_RE = re.compile(
+    r'(?:\b(?:\w+_)?(?:get|var|var_os|lookup|env)(?:_\w+)?|\bparse_\w+\(\s*&?\s*\w+\s*,)\s*\(?\s*"([A-Z][A-Z0-9_]*)"'
+)
+SDK_CALL_RE = re.compile(r"\.(" + "|".join(SDK_OPERATIONS) + r"|transact_write_items)\(\)")
+
+
+def rust_files(root: Path, dirs: list[str]) -> Iterator[Path]:
+    for d in dirs:
+        yield from sorted((root / d).glob("**/*.rs"))
+
+
+def code_env_reads(root: Path) -> dict[str, set[str]]:
+    """Variable name -> files that read it, in the crates that run on Lambda."""
+    reads: dict[str, set[str]] = {}
+    dirs = ["shared/src"] + [str(p.relative_to(root)) for p in sorted(root.glob("functions/*/src"))]
+    for path in rust_files(root, dirs):
+        for name in ENV_READ_RE.findall(path.read_text(encoding="utf-8")):
+            reads.setdefault(name, set()).add(str(path.relative_to(root)))
+    return reads
+
+
+def code_dynamodb_actions(root: Path) -> dict[str, set[str]]:
+    """IAM action -> files whose DynamoDB calls need it. table.rs is left out: it creates the
+    table for local runs and tests; on AWS the template creates it."""
+    needed: dict[str, set[str]] = {}
+    dirs = ["shared/src"] + [str(p.relative_to(root)) for p in sorted(root.glob("functions/*/src"))]
+    for path in rust_files(root, dirs):
+        if path.name == "table.rs":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for op in SDK_CALL_RE.findall(text):
+            actions = (
+                {a for marker, a in TRANSACT_MEMBERS.items() if marker in text} or {"TransactWriteItems?"}
+                if op == "transact_write_items"
+                else {SDK_OPERATIONS[op]}
+            )
+            for action in actions:
+                needed.setdefault(action, set()).add(str(path.relative_to(root)))
+    return needed
+
+
+def cargo_bins(root: Path) -> dict[str, str]:
+    """[[bin]] name -> crate folder, for every crate under functions/."""
+    bins: dict[str, str] = {}
+    for manifest in sorted(root.glob("functions/*/Cargo.toml")):
+        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+        crate = str(manifest.parent.relative_to(root))
+        names = [b["name"] for b in data.get("bin", [])] or [data["package"]["name"]]
+        for name in names:
+            bins[name] = crate
+    return bins
+
+
+# --------------------------------------------------------------------------------------------
+# Template helpers
+# --------------------------------------------------------------------------------------------
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template.get("Resources", {}).items() if v.get("Type") == kind}
+
+
+def function_properties(template: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    """A function's properties with the template's Globals merged in, as SAM merges them."""
+    merged = copy.deepcopy(template.get("Globals", {}).get("Function", {}))
+    for key, value in props.items():
+        if key == "Environment":
+            variables = merged.setdefault("Environment", {}).setdefault("Variables", {})
+            variables.update(value.get("Variables", {}))
+        else:
+            merged[key] = value
+    return merged
+
+
+def statements(policies: Any) -> Iterator[dict[str, Any]]:
+    """Every IAM statement in a SAM Policies list, both branches of any Fn::If."""
+
+    def expand(node: Any) -> Iterator[dict[str, Any]]:
+        if isinstance(node, dict) and "Fn::If" in node:
+            for branch in node["Fn::If"][1:]:
+                yield from expand(branch)
+        elif isinstance(node, dict) and "Effect" in node:
+            yield node
+
+    for policy in policies if isinstance(policies, list) else [policies]:
+        if isinstance(policy, dict) and "Statement" in policy:
+            for statement in policy["Statement"]:
+                yield from expand(statement)
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def is_literal(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool))
+
+
+def key_schema(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
+    return [(k.get("AttributeName"), k.get("KeyType")) for k in schema or []]
+
+
+# --------------------------------------------------------------------------------------------
+# The checks
+# --------------------------------------------------------------------------------------------
+
+
+def check_table(r: Report, root: Path, template: dict[str, Any]) -> str | None:
+    print("--- table (shared/src/storage/table.rs)")
+    source = "shared/src/storage/table.rs"
+    table_rs = (root / source).read_text(encoding="utf-8")
+    consts = dict(CONST_RE.findall(table_rs))
+    wanted = ["PARTITION_KEY", "SORT_KEY", "VISITOR_INDEX", "VISITOR_INDEX_PK", "VISITOR_INDEX_SK", "TTL_ATTRIBUTE"]
+    missing = [c for c in wanted if c not in consts]
+    if not r.check(not missing, f"{source} defines {', '.join(wanted)}", f"not found: {missing}; update this script"):
+        return None
+    for marker, what in [
+        ("BillingMode::PayPerRequest", "on-demand billing"),
+        ("ProjectionType::All", "index projection ALL"),
+        ("ScalarAttributeType::S", "string key attributes"),
+        (".enabled(true)", "TTL enabled"),
+    ]:
+        r.check(marker in table_rs, f"{source} creates the table with {what} ({marker})", "not found in the code")
+
+    tables = resources_of(template, "AWS::DynamoDB::Table")
+    if not r.check(len(tables) == 1, "template.yaml declares one DynamoDB table", f"found {sorted(tables)}"):
+        return None
+    name, table = next(iter(tables.items()))
+    p = table.get("Properties", {})
+    pk, sk = consts["PARTITION_KEY"], consts["SORT_KEY"]
+    ipk, isk, index = consts["VISITOR_INDEX_PK"], consts["VISITOR_INDEX_SK"], consts["VISITOR_INDEX"]
+    r.equal("table key schema", key_schema(p.get("KeySchema")), [(pk, "HASH"), (sk, "RANGE")], source)
+    r.equal(
+        "table attribute definitions (all strings)",
+        sorted((a.get("AttributeName"), a.get("AttributeType")) for a in p.get("AttributeDefinitions", [])),
+        sorted([(pk, "S"), (sk, "S"), (ipk, "S"), (isk, "S")]),
+        source,
+    )
+    gsis = p.get("GlobalSecondaryIndexes", [])
+    r.equal("index names", [g.get("IndexName") for g in gsis], [index], source)
+    for g in gsis:
+        if g.get("IndexName") == index:
+            r.equal(f"index {index} key schema", key_schema(g.get("KeySchema")), [(ipk, "HASH"), (isk, "RANGE")], source)
+            r.equal(f"index {index} projection", g.get("Projection", {}).get("ProjectionType"), "ALL", source)
+    ttl = p.get("TimeToLiveSpecification", {})
+    r.equal("TTL attribute", ttl.get("AttributeName"), consts["TTL_ATTRIBUTE"], source)
+    r.equal("TTL enabled", ttl.get("Enabled"), True, source)
+    r.equal("billing mode", p.get("BillingMode"), "PAY_PER_REQUEST", source)
+    r.check(
+        p.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is True,
+        "point-in-time recovery on",
+    )
+    r.check(
+        isinstance(p.get("DeletionProtectionEnabled"), dict),
+        "deletion protection set from a parameter",
+        f"DeletionProtectionEnabled is {p.get('DeletionProtectionEnabled')!r}",
+    )
+    return name
+
+
+def check_functions(r: Report, root: Path, template: dict[str, Any], table: str | None) -> dict[str, str]:
+    """Returns binary -> logical id of the function deploying it."""
+    print("--- functions and binaries (functions/*/Cargo.toml)")
+    bins = cargo_bins(root)
+    members = tomllib.loads((root / "Cargo.toml").read_text(encoding="utf-8"))["workspace"]["members"]
+    deployed: dict[str, str] = {}
+    for logical_id, resource in resources_of(template, "AWS::Serverless::Function").items():
+        props = function_properties(template, resource.get("Properties", {}))
+        meta = resource.get("Metadata", {})
+        binary = meta.get("BuildProperties", {}).get("Binary")
+        code_uri = str(props.get("CodeUri", "")).rstrip("/")
+        label = f"{logical_id} ({binary})"
+        r.equal(f"{label} build method", meta.get("BuildMethod"), "rust-cargolambda", "cargo-lambda builds")
+        r.equal(f"{label} runtime", props.get("Runtime"), "provided.al2023", "the design")
+        r.equal(f"{label} architectures", props.get("Architectures"), ["arm64"], "the design")
+        r.equal(f"{label} handler", props.get("Handler"), "bootstrap", "cargo-lambda's output")
+        if not r.check(binary in ROUTES, f"{label} is one of the API's functions", f"expected one of {sorted(ROUTES)}"):
+            continue
+        r.check(binary not in deployed, f"{label} deployed once", f"also {deployed.get(binary)}")
+        deployed[binary] = logical_id
+        if (root / code_uri / "Cargo.toml").is_file():
+            r.check(
+                bins.get(binary) == code_uri,
+                f"{label}: CodeUri {code_uri} has a [[bin]] named {binary}",
+                f"[[bin]] names under functions/: {bins}",
+            )
+            r.check(code_uri in members, f"{label}: {code_uri} is a workspace member", f"members: {members}")
+        elif code_uri in PENDING_CRATES:
+            r.warn(f"{label}: {code_uri}/Cargo.toml does not exist yet ({PENDING_CRATES[code_uri]}); binary name unchecked")
+        else:
+            r.check(False, f"{label}: CodeUri {code_uri} is a crate", f"{code_uri}/Cargo.toml not found")
+        timeout = props.get("Timeout")
+        streams = ROUTES[binary][2]
+        r.check(
+            isinstance(timeout, int) and (timeout >= 300 if streams else timeout <= BUFFERED_TIMEOUT_MAX_MS // 1000),
+            f"{label} timeout {timeout} s " + ("long enough for a stream (>= 300 s)" if streams else "within API Gateway's 29 s"),
+        )
+        r.equal(f"{label} tracing", props.get("Tracing"), "Active", "the design")
+        log_group = props.get("LoggingConfig", {}).get("LogGroup", {})
+        group = template["Resources"].get(log_group.get("Ref", "") if isinstance(log_group, dict) else "", {})
+        r.check(
+            group.get("Type") == "AWS::Logs::LogGroup" and "RetentionInDays" in group.get("Properties", {}),
+            f"{label} logs to its own log group with a retention",
+        )
+    for binary, crate in bins.items():
+        r.check(binary in deployed, f"[[bin]] {binary} ({crate}) is deployed by a function in template.yaml")
+    for binary in ROUTES:
+        r.check(binary in deployed, f"template.yaml deploys {binary}")
+    return deployed
+
+
+def check_env(r: Report, root: Path, template: dict[str, Any], deployed: dict[str, str], table: str | None) -> None:
+    print("--- environment (shared/src/config.rs and the functions' sources)")
+    reads = code_env_reads(root)
+    for name in ["TABLE_NAME", "SESSION_SIGNING_KEYS_SECRET_ARN", "LOG_FORMAT"]:
+        r.check(
+            name in reads,
+            f"the code reads {name}",
+            "not found by this script's patterns: the code changed how it reads the environment; update ENV_READ_RE",
+        )
+    if not r.quiet:
+        print(f"      the code reads: {', '.join(sorted(reads))}")
+    resources = template.get("Resources", {})
+    for binary, logical_id in deployed.items():
+        props = function_properties(template, resources[logical_id].get("Properties", {}))
+        env = props.get("Environment", {}).get("Variables", {})
+        label = f"{logical_id} ({binary})"
+        for name in sorted(env):
+            if name in reads:
+                r.check(True, f"{label}: {name} is read by {', '.join(sorted(reads[name]))}")
+            elif name in PENDING_ENV and (
+                PENDING_ENV[name] is None or not (root / PENDING_ENV[name] / "Cargo.toml").is_file()
+            ):
+                why = f"{PENDING_ENV[name]} does not exist yet" if PENDING_ENV[name] else "its code change is pending"
+                r.warn(f"{label}: {name} is read by no code yet ({why})")
+            else:
+                r.check(False, f"{label}: {name} is read by the code", "no code reads it: a typo, or a stale variable")
+        for name in sorted(REQUIRED_ENV | FUNCTION_ENV.get(binary, set())):
+            r.check(name in env, f"{label} sets {name}")
+        for name, why in FORBIDDEN_ENV.items():
+            r.check(name not in env, f"{label} does not set {name}", why)
+        r.equal(f"{label} LOG_FORMAT", env.get("LOG_FORMAT"), "json", "the design")
+        if table:
+            r.equal(f"{label} TABLE_NAME", env.get("TABLE_NAME"), {"Ref": table}, "the table resource")
+        keys = env.get("SESSION_SIGNING_KEYS_SECRET_ARN")
+        r.check(keys is not None and not is_literal(keys), f"{label}: the signing-key secret comes from a resource or parameter", f"it is {keys!r}")
+
+
+def check_iam(r: Report, root: Path, template: dict[str, Any], deployed: dict[str, str], table: str | None) -> None:
+    print("--- IAM (least privilege on the table; the code's DynamoDB calls)")
+    resources = template.get("Resources", {})
+    granted_any: set[str] = set()
+    table_arn = {"Fn::GetAtt": [table, "Arn"]}
+    for binary, logical_id in deployed.items():
+        props = resources[logical_id].get("Properties", {})
+        label = f"{logical_id} ({binary})"
+        dynamo: set[str] = set()
+        other: set[str] = set()
+        for st in statements(props.get("Policies", [])):
+            actions = as_list(st.get("Action", []))
+            for action in actions:
+                r.check("*" not in str(action), f"{label}: action {action} has no wildcard")
+            r.check(st.get("Effect") == "Allow" and "NotAction" not in st and "NotResource" not in st, f"{label}: statement {st.get('Sid')} is a plain Allow")
+            d = {a.split(":", 1)[1] for a in actions if str(a).startswith("dynamodb:")}
+            dynamo |= d
+            other |= {a for a in actions if not str(a).startswith("dynamodb:")}
+            if d:
+                for res in as_list(st.get("Resource")):
+                    on_table = res == table_arn
+                    sub = res.get("Fn::Sub") if isinstance(res, dict) else None
+                    on_index = isinstance(sub, str) and re.fullmatch(rf"\$\{{{table}\.Arn\}}/index/[\w.-]+", sub)
+                    r.check(bool(on_table or on_index), f"{label}: DynamoDB actions only on table {table} (or its index)", f"resource {res!r}")
+        granted_any |= dynamo
+        r.equal(f"{label} DynamoDB actions", sorted(dynamo), sorted(DYNAMODB_ACTIONS[binary]), "this script's DYNAMODB_ACTIONS")
+        r.check(other <= OTHER_ACTIONS[binary], f"{label}: no actions beyond {sorted(OTHER_ACTIONS[binary])}", f"has {sorted(other - OTHER_ACTIONS[binary])}")
+        env = function_properties(template, props).get("Environment", {}).get("Variables", {})
+        keys = env.get("SESSION_SIGNING_KEYS_SECRET_ARN")
+        r.check(
+            any(
+                "secretsmanager:GetSecretValue" in as_list(st.get("Action")) and keys in as_list(st.get("Resource"))
+                for st in statements(props.get("Policies", []))
+            ),
+            f"{label} may read the signing-key secret it is given (GetSecretValue on SESSION_SIGNING_KEYS_SECRET_ARN)",
+        )
+    needed = code_dynamodb_actions(root)
+    for action, files in sorted(needed.items()):
+        r.check(
+            action in granted_any,
+            f"the code's DynamoDB calls need dynamodb:{action} ({', '.join(sorted(files))}); some function has it",
+            "no function in template.yaml is granted it",
+        )
+
+
+def check_api(r: Report, template: dict[str, Any], transformed: dict[str, Any], deployed: dict[str, str]) -> None:
+    print("--- API (after SAM's transform, as CloudFormation will see it)")
+    apis = resources_of(template, "AWS::Serverless::Api")
+    if not r.check(len(apis) == 1, "one AWS::Serverless::Api", f"found {sorted(apis)}"):
+        return
+    api_id, api = next(iter(apis.items()))
+    r.equal("endpoint type", api["Properties"].get("EndpointConfiguration", {}).get("Type"), "REGIONAL", "the design")
+    r.check(api["Properties"].get("TracingEnabled") is True, "API tracing (X-Ray) on")
+    r.check(any(o for o in template.get("Outputs", {}).values() if api_id in json.dumps(o.get("Value"))), "the API's URL is an output")
+    resources = template.get("Resources", {})
+    for binary, logical_id in deployed.items():
+        method, path, streams = ROUTES[binary]
+        events = [e for e in resources[logical_id]["Properties"].get("Events", {}).values() if e.get("Type") == "Api"]
+        r.check(
+            any(e["Properties"].get("Path") == path and e["Properties"].get("Method", "").upper() == method
+                and e["Properties"].get("RestApiId") == {"Ref": api_id} for e in events),
+            f"{logical_id}: event {method} {path} on {api_id}",
+            f"events: {events}",
+        )
+        for e in events:
+            mode = e["Properties"].get("ResponseTransferMode")
+            if streams:
+                r.equal(
+                    f"{logical_id}: event ResponseTransferMode (SAM's spelling; STREAM is silently ignored)",
+                    mode, "RESPONSE_STREAM", "the design",
+                )
+            else:
+                r.check(mode is None, f"{logical_id}: event is buffered", f"ResponseTransferMode {mode!r}")
+    rest = transformed["Resources"].get(api_id, {})
+    paths = rest.get("Properties", {}).get("Body", {}).get("paths", {})
+    for binary, logical_id in deployed.items():
+        method, path, streams = ROUTES[binary]
+        op = paths.get(path, {}).get(method.lower())
+        if not r.check(op is not None, f"transformed API has {method} {path}", f"paths: { {p: sorted(v) for p, v in paths.items()} } (MergeDefinitions?)"):
+            continue
+        integration = op.get("x-amazon-apigateway-integration", {})
+        uri = json.dumps(integration.get("uri"))
+        r.equal(f"{method} {path} integration type", integration.get("type"), "aws_proxy", "Lambda proxy")
+        r.check(f"${{{logical_id}.Arn}}" in uri, f"{method} {path} invokes {logical_id}", f"uri {uri}")
+        timeout = integration.get("timeoutInMillis")
+        if streams:
+            r.equal(f"{method} {path} responseTransferMode", integration.get("responseTransferMode"), "STREAM", "the design")
+            r.check("/response-streaming-invocations" in uri, f"{method} {path} uses InvokeWithResponseStream", f"uri {uri}")
+            r.check(
+                isinstance(timeout, int) and BUFFERED_TIMEOUT_MAX_MS < timeout <= STREAM_TIMEOUT_MAX_MS,
+                f"{method} {path} integration timeout {timeout} ms is long (29 s < t <= 15 min)",
+            )
+        else:
+            r.check("responseTransferMode" not in integration, f"{method} {path} is buffered")
+        r.check("options" in paths.get(path, {}), f"{path} answers the CORS preflight (OPTIONS)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent, help="the repository")
+    parser.add_argument("--template", type=Path, help="default: <root>/template.yaml")
+    parser.add_argument("--transformed-out", type=Path, help="also write SAM's transform of the template here (JSON)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only failures, warnings and the totals")
+    args = parser.parse_args()
+    root = args.root.resolve()
+    template_path = args.template or root / "template.yaml"
+    print(f"checking {template_path} against the code in {root}")
+
+    r = Report(args.quiet)
+    template = load_template(template_path)
+    try:
+        transformed = sam_transform(template)
+        r.check(True, "SAM transforms the template")
+    except Exception as error:  # noqa: BLE001 - any failure of the transform is a finding
+        r.check(False, "SAM transforms the template", f"{type(error).__name__}: {error}")
+        transformed = {"Resources": {}}
+    if args.transformed_out:
+        args.transformed_out.write_text(json.dumps(transformed, indent=1), encoding="utf-8")
+
+    table = check_table(r, root, template)
+    deployed = check_functions(r, root, template, table)
+    check_env(r, root, template, deployed, table)
+    check_iam(r, root, template, deployed, table)
+    check_api(r, template, transformed, deployed)
+
+    if r.failed:
+        print(f"\ntemplate.yaml and the code DISAGREE: {r.failed} check(s) failed (FAIL lines above)")
+    print(f"{r.passed} passed, {r.failed} failed")
+    return 1 if r.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
