@@ -8,6 +8,7 @@ use chat_local::call_log::{CallLog, CallLogInterceptor};
 use chat_local::engine::EmbeddedDynamo;
 use chat_local::server::{App, serve};
 use chat_local::settings::config_with;
+use chat_shared::assistant::{Assistant, Plan, ProjectSettings, ProviderKind, Tier};
 use chat_shared::auth::{Claims, SigningKeys, TokenMinter, now_secs};
 use chat_shared::config::Config;
 use chat_shared::domain::{
@@ -16,7 +17,9 @@ use chat_shared::domain::{
 use chat_shared::provider::registry::Providers;
 use chat_shared::services::Services;
 use chat_shared::storage::client::dynamo_client;
-use chat_shared::storage::items::{Item, conversation_item, message_item};
+use chat_shared::storage::items::{
+    Item, assistant_item, conversation_item, message_item, project_item,
+};
 use chat_shared::storage::table::create_table;
 use chat_shared::timestamp::Timestamp;
 use tokio::sync::oneshot;
@@ -43,6 +46,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// As [`spawn_app`], with a last say over the configuration.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     let engine = EmbeddedDynamo::start(None).await.expect("engine starts");
     let table = format!("t-{}", Uuid::now_v7().simple());
     let endpoint = engine.endpoint().to_owned();
@@ -53,6 +61,7 @@ pub async fn spawn_app() -> TestApp {
     })
     .expect("config");
     config.dynamo.static_credentials = true;
+    customize(&mut config);
     let calls = Arc::new(CallLog::default());
     let interceptor = CallLogInterceptor(calls.clone());
     let services = Services::build_with(config.clone(), |builder| builder.interceptor(interceptor))
@@ -239,4 +248,98 @@ pub async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
 /// `Bearer <token>`.
 pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
+}
+
+impl TestApp {
+    /// Posts a completion with `body` as `caller`.
+    pub async fn complete(&self, caller: Caller, body: &serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v2/chat/completions", self.base))
+            .header("authorization", bearer(&self.token(caller)))
+            .json(body)
+            .send()
+            .await
+            .expect("completion")
+    }
+
+    /// Stores an assistant in `caller`'s project and returns its id.
+    pub async fn put_assistant(&self, caller: Caller, model: &str, tier: Tier) -> Uuid {
+        let id = Uuid::now_v7();
+        let assistant = Assistant {
+            id: Some(id),
+            name: format!("assistant {model}"),
+            provider: ProviderKind::Offline,
+            model: model.to_owned(),
+            system_prompt: Some("You are a test assistant.".into()),
+            temperature: None,
+            max_output_tokens: None,
+            tier,
+        };
+        self.dynamo
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(assistant_item(caller.project, &assistant)))
+            .send()
+            .await
+            .expect("put assistant");
+        id
+    }
+
+    /// Stores the project's settings item.
+    pub async fn put_project(&self, caller: Caller, plan: Plan, default_model: Option<&str>) {
+        let default_assistant = default_model.map(|model| Assistant {
+            id: Some(Uuid::now_v7()),
+            name: "default".into(),
+            provider: ProviderKind::Offline,
+            model: model.to_owned(),
+            system_prompt: None,
+            temperature: None,
+            max_output_tokens: None,
+            tier: Tier::Standard,
+        });
+        let settings = ProjectSettings {
+            plan,
+            default_assistant,
+        };
+        self.dynamo
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(project_item(caller.project, &settings)))
+            .send()
+            .await
+            .expect("put project");
+    }
+
+    /// The stored conversation, as its owner reads it.
+    pub async fn read(&self, caller: Caller, id: &str) -> serde_json::Value {
+        let (status, body) = json(self.get(id, Some(&bearer(&self.token(caller)))).await).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}
+
+/// The `data:` payloads of a UI message stream, in order, with comments kept as `:`.
+pub fn stream_events(text: &str) -> Vec<String> {
+    assert!(
+        text.ends_with("\n\n"),
+        "a stream ends with a blank line: {text:?}"
+    );
+    text.trim_end_matches("\n\n")
+        .split("\n\n")
+        .map(|event| {
+            if event.starts_with(':') {
+                event.to_owned()
+            } else {
+                event
+                    .strip_prefix("data: ")
+                    .unwrap_or_else(|| panic!("not a data event: {event:?}"))
+                    .to_owned()
+            }
+        })
+        .collect()
+}
+
+/// A user message.
+pub fn user(content: &str) -> serde_json::Value {
+    serde_json::json!({ "role": "user", "content": content })
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod close;
+mod completion;
 mod events;
 mod get;
 mod helpers;
