@@ -2,8 +2,10 @@
 //! real AWS SDK client: one test binary, one stack per test.
 
 mod auth;
+mod bedrock;
 mod close;
 mod completion;
 mod events;
 mod get;
 mod helpers;
+mod openai;

@@ -21,10 +21,20 @@ pub struct BedrockProvider {
 }
 
 impl BedrockProvider {
-    /// A provider on the process's SDK configuration.
-    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+    /// A provider on the process's SDK configuration, with timeouts of its own: the
+    /// shared ones are DynamoDB's, far shorter than a model's time to first token.
+    pub fn new(sdk: &aws_config::SdkConfig, first_token_timeout: std::time::Duration) -> Self {
+        let config = aws_sdk_bedrockruntime::config::Builder::from(sdk)
+            .timeout_config(
+                aws_sdk_bedrockruntime::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(std::time::Duration::from_secs(5))
+                    .operation_attempt_timeout(first_token_timeout)
+                    .operation_timeout(first_token_timeout)
+                    .build(),
+            )
+            .build();
         Self {
-            client: Client::new(sdk),
+            client: Client::from_conf(config),
         }
     }
 

@@ -38,6 +38,7 @@ impl Providers {
             },
             Some(Arc::new(crate::provider::bedrock::BedrockProvider::new(
                 sdk,
+                settings.first_token_timeout,
             ))),
         ))
     }

@@ -1,0 +1,364 @@
+//! The OpenAI-compatible provider against a local server that speaks the protocol over
+//! real HTTP: the model name picks the server's behaviour, good and bad.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chat_shared::assistant::{Assistant, ProviderKind, Tier};
+use chat_shared::provider::openai::{OpenAiProvider, OpenAiSettings};
+use chat_shared::provider::{
+    ChatMessage, ChatRole, FinishReason, ModelProvider, ModelRequest, ProviderError, ProviderEvent,
+    Usage,
+};
+use chat_shared::storage::items::assistant_item;
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{json, new_caller, spawn_app_with, user};
+
+/// The requests a fake server received: their Authorization header and JSON body.
+type Received = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
+/// A Chat Completions server whose behaviour is chosen by the request's `model`.
+struct FakeOpenAi {
+    base_url: String,
+    requests: Received,
+}
+
+fn sse(chunks: &[Value]) -> Vec<String> {
+    chunks.iter().map(|c| format!("data: {c}\n\n")).collect()
+}
+
+fn delta(text: &str) -> Value {
+    json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+}
+
+fn status_response(
+    status: u16,
+    headers: &[(&'static str, &str)],
+    body: &str,
+) -> hyper::Response<http_body_util::combinators::BoxBody<Bytes, Infallible>> {
+    let mut response = hyper::Response::new(Full::new(Bytes::from(body.to_owned())).boxed());
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+    for (name, value) in headers {
+        response.headers_mut().insert(*name, value.parse().unwrap());
+    }
+    response
+}
+
+fn good_answer() -> Vec<String> {
+    let mut events = sse(&[
+        json!({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}),
+        delta("Hello"),
+        delta(", world"),
+        json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}),
+        json!({"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 14,
+            "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens_details": {"reasoning_tokens": 1}}}),
+    ]);
+    events.push("data: [DONE]\n\n".into());
+    events
+}
+
+async fn respond(
+    model: &str,
+) -> hyper::Response<http_body_util::combinators::BoxBody<Bytes, Infallible>> {
+    let events: Vec<String> = match model {
+        "ok" => good_answer(),
+        // Split mid-event across writes, CRLF line ends.
+        "split" => good_answer()
+            .concat()
+            .replace("\n", "\r\n")
+            .as_bytes()
+            .chunks(7)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect(),
+        "no-done" => good_answer()[..5].to_vec(),
+        "truncated" => sse(&[delta("Hel"), delta("lo")]),
+        "malformed" => {
+            let mut events = sse(&[delta("Hi")]);
+            events.push("data: {not json\n\n".into());
+            events
+        }
+        "error-in-stream" => {
+            let mut events = sse(&[delta("Hi")]);
+            events.push(format!(
+                "data: {}\n\n",
+                json!({"error": {"message": "overloaded"}})
+            ));
+            events
+        }
+        "unauthorized" => return status_response(401, &[], r#"{"error":{"message":"bad key"}}"#),
+        "rate-limited" => {
+            return status_response(
+                429,
+                &[("retry-after", "12")],
+                r#"{"error":{"message":"slow down"}}"#,
+            );
+        }
+        "server-error" => return status_response(500, &[], "oops"),
+        "overloaded" => return status_response(529, &[], "overloaded"),
+        _ => return status_response(404, &[], "no such model"),
+    };
+    let slow = model == "split";
+    let stream = futures_util::stream::iter(events).then(move |event| async move {
+        if slow {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        Ok::<_, Infallible>(Frame::data(Bytes::from(event)))
+    });
+    let mut response = hyper::Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    response
+        .headers_mut()
+        .insert("content-type", "text/event-stream".parse().unwrap());
+    response
+}
+
+impl FakeOpenAi {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let seen = seen.clone();
+                            async move {
+                                let auth = req
+                                    .headers()
+                                    .get("authorization")
+                                    .map(|v| v.to_str().unwrap().to_owned());
+                                assert_eq!(req.uri().path(), "/v1/chat/completions");
+                                let body = req.into_body().collect().await.unwrap().to_bytes();
+                                let body: Value = serde_json::from_slice(&body).unwrap();
+                                let model = body["model"].as_str().unwrap().to_owned();
+                                seen.lock().unwrap().push((auth, body));
+                                Ok::<_, Infallible>(respond(&model).await)
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self { base_url, requests }
+    }
+
+    fn provider(&self) -> OpenAiProvider {
+        OpenAiProvider::new(&OpenAiSettings {
+            base_url: self.base_url.clone(),
+            api_key: Some("sk-test".into()),
+            connect_timeout: Duration::from_secs(2),
+            read_timeout: Duration::from_secs(5),
+        })
+        .unwrap()
+    }
+}
+
+fn request(model: &str) -> ModelRequest {
+    ModelRequest {
+        model: model.into(),
+        messages: vec![
+            ChatMessage {
+                role: ChatRole::System,
+                content: "Be brief.".into(),
+            },
+            ChatMessage {
+                role: ChatRole::User,
+                content: "Hi".into(),
+            },
+        ],
+        temperature: Some(0.2),
+        max_output_tokens: Some(64),
+    }
+}
+
+async fn events(server: &FakeOpenAi, model: &str) -> Vec<Result<ProviderEvent, ProviderError>> {
+    server.provider().stream(request(model)).collect().await
+}
+
+#[tokio::test]
+async fn a_streamed_answer_yields_deltas_then_a_finish_with_all_usage() {
+    let server = FakeOpenAi::start().await;
+    let expected = vec![
+        Ok(ProviderEvent::Delta("Hello".into())),
+        Ok(ProviderEvent::Delta(", world".into())),
+        Ok(ProviderEvent::Finish {
+            reason: FinishReason::Length,
+            usage: Usage {
+                input_tokens: 12,
+                output_tokens: 2,
+                total_tokens: 14,
+                reasoning_tokens: 1,
+                cached_input_tokens: 4,
+            },
+        }),
+    ];
+    assert_eq!(events(&server, "ok").await, expected);
+    assert_eq!(
+        events(&server, "split").await,
+        expected,
+        "events split across reads"
+    );
+    assert_eq!(
+        events(&server, "no-done").await,
+        expected,
+        "a finish reason without [DONE]"
+    );
+    let (auth, body) = server.requests.lock().unwrap()[0].clone();
+    assert_eq!(auth.as_deref(), Some("Bearer sk-test"));
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["stream_options"], json!({"include_usage": true}));
+    assert_eq!(
+        body["messages"][0],
+        json!({"role": "system", "content": "Be brief."})
+    );
+    assert_eq!(body["max_tokens"], 64);
+}
+
+#[tokio::test]
+async fn bad_streams_and_http_errors_map_to_the_contracts_statuses() {
+    let server = FakeOpenAi::start().await;
+    let last =
+        |events: Vec<Result<ProviderEvent, ProviderError>>| events.into_iter().last().unwrap();
+    assert!(matches!(
+        last(events(&server, "truncated").await),
+        Err(ProviderError::Failed(_))
+    ));
+    assert!(matches!(
+        last(events(&server, "malformed").await),
+        Err(ProviderError::Failed(_))
+    ));
+    assert!(matches!(
+        last(events(&server, "error-in-stream").await),
+        Err(ProviderError::Failed(_))
+    ));
+    assert!(matches!(
+        last(events(&server, "unauthorized").await),
+        Err(ProviderError::Failed(_))
+    ));
+    assert!(matches!(
+        last(events(&server, "server-error").await),
+        Err(ProviderError::Failed(_))
+    ));
+    assert_eq!(
+        last(events(&server, "rate-limited").await),
+        Err(ProviderError::Unavailable {
+            retry_after: Some(12),
+            cause: "HTTP 429 Too Many Requests: {\"error\":{\"message\":\"slow down\"}}".into()
+        })
+    );
+    assert!(matches!(
+        last(events(&server, "overloaded").await),
+        Err(ProviderError::Unavailable {
+            retry_after: None,
+            ..
+        })
+    ));
+    // Nothing listening: the provider is down.
+    let refused = OpenAiProvider::new(&OpenAiSettings {
+        base_url: "http://127.0.0.1:9/v1".into(),
+        ..OpenAiSettings::default()
+    })
+    .unwrap();
+    let events: Vec<_> = refused.stream(request("ok")).collect().await;
+    assert!(
+        matches!(events.as_slice(), [Err(ProviderError::Unavailable { .. })]),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn completions_through_the_openai_provider_answer_and_map_its_failures() {
+    let server = FakeOpenAi::start().await;
+    let base = server.base_url.clone();
+    let app = spawn_app_with(move |config| config.completion.openai_base_url = base).await;
+    let caller = new_caller();
+    let assistant = |model: &str| Assistant {
+        id: Some(Uuid::now_v7()),
+        name: model.into(),
+        provider: ProviderKind::OpenAi,
+        model: model.into(),
+        system_prompt: Some("Be brief.".into()),
+        temperature: None,
+        max_output_tokens: None,
+        tier: Tier::Standard,
+    };
+    let mut ids = std::collections::HashMap::new();
+    for model in [
+        "ok",
+        "unauthorized",
+        "rate-limited",
+        "server-error",
+        "truncated",
+    ] {
+        let assistant = assistant(model);
+        ids.insert(model, assistant.id.unwrap().to_string());
+        app.dynamo
+            .put_item()
+            .table_name(&app.table)
+            .set_item(Some(assistant_item(caller.project, &assistant)))
+            .send()
+            .await
+            .unwrap();
+    }
+    let (status, body) = json(
+        app.complete(
+            caller,
+            &json!({"messages": [user("Hi")], "assistantId": ids["ok"]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["steps"][0]["content"][0]["text"], "Hello, world");
+    assert_eq!(body["steps"][0]["finishReason"], "length");
+    assert_eq!(body["steps"][0]["usage"]["cachedInputTokens"], 4);
+    for (model, status, retry) in [
+        ("unauthorized", 502, None),
+        ("server-error", 502, None),
+        ("rate-limited", 503, Some("12")),
+    ] {
+        let response = app
+            .complete(
+                caller,
+                &json!({"messages": [user("Hi")], "assistantId": ids[model], "stream": true}),
+            )
+            .await;
+        let header = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let (got, body) = json(response).await;
+        assert_eq!(got, status, "{model}: {body}");
+        assert_eq!(header.as_deref(), retry, "{model}");
+        assert!(
+            !body.to_string().contains("bad key") && !body.to_string().contains("slow down"),
+            "no provider bodies: {body}"
+        );
+    }
+    let response = app
+        .complete(
+            caller,
+            &json!({"messages": [user("Hi")], "assistantId": ids["truncated"], "stream": true}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("\"type\":\"error\"") && text.ends_with("data: [DONE]\n\n"),
+        "{text}"
+    );
+}
