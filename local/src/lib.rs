@@ -3,6 +3,7 @@
 
 pub mod call_log;
 pub mod engine;
+pub mod runtime_api;
 pub mod seed;
 pub mod server;
 pub mod settings;

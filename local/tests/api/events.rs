@@ -6,10 +6,16 @@ use std::path::PathBuf;
 
 use chat_local::seed::seed_demo;
 
-use crate::helpers::spawn_app;
-
 /// The status each sample event must produce. A new file needs a line here.
 const EXPECTED: &[(&str, u16)] = &[
+    ("chat-completion.json", 200),
+    ("chat-completion-stream.json", 200),
+    ("chat-completion-new-conversation.json", 200),
+    ("chat-completion-no-token.json", 401),
+    ("chat-completion-advanced-on-free-plan.json", 402),
+    ("chat-completion-unknown-assistant.json", 422),
+    ("chat-completion-last-message-not-user.json", 422),
+    ("chat-completion-other-visitor.json", 403),
     ("get-conversation.json", 200),
     ("get-conversation-not-found.json", 404),
     ("get-conversation-bad-id.json", 400),
@@ -29,7 +35,12 @@ fn events_dir() -> PathBuf {
 
 #[tokio::test]
 async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
-    let app = spawn_app().await;
+    // Instant answers, so the streaming events finish at once.
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.completion.offline.first_token_delay = std::time::Duration::ZERO;
+        config.completion.offline.token_gap = std::time::Duration::ZERO;
+    })
+    .await;
     seed_demo(&app.dynamo, &app.table).await.unwrap();
     let expected: BTreeMap<&str, u16> = EXPECTED.iter().copied().collect();
     let mut files: Vec<String> = std::fs::read_dir(events_dir())
@@ -40,36 +51,53 @@ async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
     files.sort();
     let mut ran = 0;
     for name in files {
-        if !(name.starts_with("get-conversation") || name.starts_with("close-conversation")) {
-            continue;
-        }
         let want = *expected
             .get(name.as_str())
             .unwrap_or_else(|| panic!("events/{name} has no expected status in this test"));
         let text = std::fs::read_to_string(events_dir().join(&name)).unwrap();
         let request = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("events/{name} is not an API Gateway event: {e}"));
-        let response = if name.starts_with("get-") {
-            get_conversation::handle(&app.app.store, &app.app.auth, request).await
+        let (status, headers, body) = if name.starts_with("get-") {
+            let (parts, body) = get_conversation::handle(&app.app.store, &app.app.auth, request)
+                .await
+                .into_parts();
+            (parts.status, parts.headers, body.as_ref().to_vec())
+        } else if name.starts_with("close-") {
+            let (parts, body) = close_conversation::handle(&app.app.store, &app.app.auth, request)
+                .await
+                .into_parts();
+            (parts.status, parts.headers, body.as_ref().to_vec())
+        } else if name.starts_with("chat-completion") {
+            let (parts, body) = chat_completion::handle(&app.app.completion, request)
+                .await
+                .into_parts();
+            let body = http_body_util::BodyExt::collect(body)
+                .await
+                .unwrap()
+                .to_bytes();
+            (parts.status, parts.headers, body.to_vec())
         } else {
-            close_conversation::handle(&app.app.store, &app.app.auth, request).await
+            panic!("events/{name}: no handler for this file name");
         };
         assert_eq!(
-            response.status().as_u16(),
+            status.as_u16(),
             want,
-            "events/{name}: {:?}",
-            response.body()
+            "events/{name}: {}",
+            String::from_utf8_lossy(&body)
         );
-        let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
         if want != 200 {
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
             assert!(body["error"]["code"].is_string(), "events/{name}");
+        } else if headers["content-type"] == "text/event-stream" {
+            assert!(body.ends_with(b"data: [DONE]\n\n"), "events/{name}");
         }
         // The Lambda's request id comes from API Gateway's context when run outside Lambda.
         assert!(
-            response.headers()["x-request-id"]
+            headers["x-request-id"]
                 .to_str()
                 .unwrap()
-                .starts_with("c6af9ac6-")
+                .starts_with("c6af9ac6-"),
+            "events/{name}"
         );
         ran += 1;
     }
