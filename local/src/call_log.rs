@@ -1,19 +1,70 @@
-//! Counts the requests a DynamoDB client actually sends (each attempt, retries
-//! included), by operation: how tests and benchmarks measure round trips.
+//! Logs the requests a DynamoDB client actually sends (each attempt, retries included)
+//! with when each was sent and answered: how tests and benchmarks count operations and
+//! sequential round trips.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 
-/// The operations sent, in order, as `x-amz-target` names them (`Query`, `UpdateItem`).
+/// One request: its operation (`Query`, `UpdateItem`; rate-limit counter updates are
+/// `UpdateItem:counter`) and when it was sent and answered.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// The operation as `x-amz-target` names it.
+    pub operation: String,
+    /// When it was handed to the HTTP client.
+    pub sent: Instant,
+    /// When its response arrived (`None` when none did).
+    pub answered: Option<Instant>,
+}
+
+/// Everything a client sent, in order.
 #[derive(Debug, Default)]
-pub struct CallLog(Mutex<Vec<String>>);
+pub struct CallLog(Mutex<Vec<Call>>);
 
 impl CallLog {
-    /// Everything sent so far.
+    /// The operations sent so far, in order.
     pub fn calls(&self) -> Vec<String> {
+        self.entries().into_iter().map(|c| c.operation).collect()
+    }
+
+    /// The operations sent so far, leaving out rate-limit counter updates.
+    pub fn data_calls(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| !c.ends_with(":counter"))
+            .collect()
+    }
+
+    /// The calls with their times.
+    pub fn entries(&self) -> Vec<Call> {
         self.0.lock().expect("call log lock").clone()
+    }
+
+    /// Sequential round trips: the number of groups of calls that overlapped in time.
+    /// Calls sent together count once; a call sent after the others were answered
+    /// starts another round trip.
+    pub fn round_trips(&self) -> usize {
+        let mut calls = self.entries();
+        calls.sort_by_key(|c| c.sent);
+        let mut trips = 0;
+        let mut open_until: Option<Instant> = None;
+        for call in calls {
+            let end = call.answered.unwrap_or(call.sent);
+            match open_until {
+                Some(until) if call.sent <= until => open_until = Some(until.max(end)),
+                _ => {
+                    trips += 1;
+                    open_until = Some(end);
+                }
+            }
+        }
+        trips
     }
 
     /// Forgets what was sent so far.
@@ -22,9 +73,17 @@ impl CallLog {
     }
 }
 
+/// The index of the attempt in flight, kept in the operation's config bag.
+#[derive(Clone, Copy, Debug)]
+struct InFlight(usize);
+
+impl Storable for InFlight {
+    type Storer = StoreReplace<Self>;
+}
+
 /// The interceptor feeding a shared [`CallLog`].
 #[derive(Debug, Clone)]
-pub struct CallLogInterceptor(pub std::sync::Arc<CallLog>);
+pub struct CallLogInterceptor(pub Arc<CallLog>);
 
 impl Intercept for CallLogInterceptor {
     fn name(&self) -> &'static str {
@@ -35,15 +94,39 @@ impl Intercept for CallLogInterceptor {
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or("unknown");
-        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
-        self.0.0.lock().expect("call log lock").push(operation);
+        let request = context.request();
+        let target = request.headers().get("x-amz-target").unwrap_or("unknown");
+        let mut operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        let is_counter = request
+            .body()
+            .bytes()
+            .is_some_and(|body| body.windows(4).any(|w| w == b"\"RL#"));
+        if is_counter {
+            operation.push_str(":counter");
+        }
+        let mut log = self.0.0.lock().expect("call log lock");
+        cfg.interceptor_state().store_put(InFlight(log.len()));
+        log.push(Call {
+            operation,
+            sent: Instant::now(),
+            answered: None,
+        });
+        Ok(())
+    }
+
+    fn read_before_deserialization(
+        &self,
+        _context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if let Some(InFlight(index)) = cfg.load::<InFlight>().copied()
+            && let Some(call) = self.0.0.lock().expect("call log lock").get_mut(index)
+        {
+            call.answered = Some(Instant::now());
+        }
         Ok(())
     }
 }

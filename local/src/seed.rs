@@ -110,6 +110,7 @@ pub async fn seed_demo(client: &Client, table: &str) -> Result<(), String> {
     let settings = ProjectSettings {
         plan: Plan::Free,
         default_assistant: Some(standard.clone()),
+        limits: Default::default(),
     };
     writes.push(put(table, project_item(caller.project, &settings), false));
     writes.push(put(table, assistant_item(caller.project, &standard), false));

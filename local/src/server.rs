@@ -11,6 +11,7 @@ use chat_completion::Completion;
 use chat_shared::auth::Authenticator;
 use chat_shared::config::Config;
 use chat_shared::provider::registry::Providers;
+use chat_shared::rate_limit::RateLimiter;
 use chat_shared::services::Services;
 use chat_shared::storage::dynamo::DynamoStore;
 use http::header::{ALLOW, CONTENT_TYPE};
@@ -36,6 +37,8 @@ pub struct App {
     pub store: DynamoStore,
     /// The session-token verifier.
     pub auth: Arc<Authenticator>,
+    /// Rate limits and quotas.
+    pub limiter: Arc<RateLimiter>,
     /// The completion's dependencies (the same store and verifier, and the providers).
     pub completion: Completion<DynamoStore>,
 }
@@ -44,16 +47,19 @@ impl App {
     /// An app from the process's services and its model providers.
     pub fn new(services: Services, providers: Providers) -> Self {
         let auth = Arc::new(services.auth);
+        let limiter = Arc::new(services.limiter);
         Self {
             completion: Completion {
                 store: services.store.clone(),
                 auth: auth.clone(),
                 providers: Arc::new(providers),
                 settings: Arc::new(services.config.completion.clone()),
+                limiter: limiter.clone(),
             },
             config: services.config,
             store: services.store,
             auth,
+            limiter,
         }
     }
 }
@@ -114,12 +120,12 @@ pub async fn route(app: &App, req: Request<Incoming>) -> Response<LocalBody> {
     let lambda_req = Request::from_parts(parts, body);
     match route {
         Route::GetConversation(id) => {
-            get_conversation::handle(&app.store, &app.auth, with_id(lambda_req, id))
+            get_conversation::handle(&app.store, &app.auth, &app.limiter, with_id(lambda_req, id))
                 .await
                 .map(lambda_body)
         }
         Route::CloseConversation(id) => {
-            close_conversation::handle(&app.store, &app.auth, with_id(lambda_req, id))
+            close_conversation::handle(&app.store, &app.auth, &app.limiter, with_id(lambda_req, id))
                 .await
                 .map(lambda_body)
         }

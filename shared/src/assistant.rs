@@ -129,6 +129,8 @@ pub struct ProjectSettings {
     /// The assistant used when a request names none (a copy of that assistant's item,
     /// kept in step by the admin command, so a completion reads it in the same batch).
     pub default_assistant: Option<Assistant>,
+    /// Its own rate limits and quota, where they differ from configuration.
+    pub limits: crate::rate_limit::LimitOverrides,
 }
 
 #[cfg(test)]

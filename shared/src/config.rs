@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::assistant::{Assistant, Plan, ProviderKind, Tier};
 use crate::auth::{KeyError, SigningKeys};
 use crate::provider::offline::OfflineSettings;
+use crate::rate_limit::{LimitSettings, Limits};
 
 /// Everything a function needs to know about its deployment.
 #[derive(Clone, Debug)]
@@ -22,6 +23,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Completion defaults and provider settings.
     pub completion: CompletionSettings,
+    /// Rate limits and quotas.
+    pub limits: LimitSettings,
 }
 
 /// What the completion function needs beyond the common settings.
@@ -45,6 +48,10 @@ pub struct CompletionSettings {
     pub idle_timeout: Duration,
     /// Quiet time after which a stream gets a keep-alive comment (`KEEP_ALIVE_MS`, 15000).
     pub keep_alive: Duration,
+    /// Hard cap on a completion's output tokens (`MAX_OUTPUT_TOKENS`, 4096).
+    pub max_output_tokens: u32,
+    /// Hard cap on a completion's generation time (`MAX_GENERATION_SECS`, 240).
+    pub max_generation_time: Duration,
 }
 
 /// A secret given inline or named in Secrets Manager.
@@ -201,6 +208,7 @@ impl Config {
             dynamo,
             log_format,
             completion: completion_settings(&get)?,
+            limits: limit_settings(&get)?,
         })
     }
 }
@@ -221,6 +229,49 @@ impl KeySource {
             Self::SecretsManager(_) => None,
         }
     }
+}
+
+fn limit_settings(get: &impl Fn(&str) -> Option<String>) -> Result<LimitSettings, ConfigError> {
+    let defaults = LimitSettings::default();
+    let enabled = match get("RATE_LIMITS_ENABLED").as_deref() {
+        None | Some("true") | Some("1") => true,
+        Some("false") | Some("0") => false,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: "RATE_LIMITS_ENABLED",
+                reason: format!("{other:?} is neither true nor false"),
+            });
+        }
+    };
+    let limits = &defaults.limits;
+    Ok(LimitSettings {
+        enabled,
+        window_secs: parse_number(get, "RATE_LIMIT_WINDOW_SECS", defaults.window_secs)?,
+        limits: Limits {
+            completions_per_visitor: parse_number(
+                get,
+                "RATE_LIMIT_COMPLETIONS_PER_VISITOR",
+                limits.completions_per_visitor,
+            )?,
+            completions_per_project: parse_number(
+                get,
+                "RATE_LIMIT_COMPLETIONS_PER_PROJECT",
+                limits.completions_per_project,
+            )?,
+            reads_per_visitor: parse_number(
+                get,
+                "RATE_LIMIT_READS_PER_VISITOR",
+                limits.reads_per_visitor,
+            )?,
+            reads_per_project: parse_number(
+                get,
+                "RATE_LIMIT_READS_PER_PROJECT",
+                limits.reads_per_project,
+            )?,
+        },
+        monthly_free: parse_number(get, "QUOTA_FREE_MONTHLY_COMPLETIONS", defaults.monthly_free)?,
+        monthly_pro: parse_number(get, "QUOTA_PRO_MONTHLY_COMPLETIONS", defaults.monthly_pro)?,
+    })
 }
 
 fn completion_settings(
@@ -281,6 +332,8 @@ fn completion_settings(
         first_token_timeout: millis("FIRST_TOKEN_TIMEOUT_MS", Duration::from_secs(30))?,
         idle_timeout: millis("PROVIDER_IDLE_TIMEOUT_MS", Duration::from_secs(60))?,
         keep_alive: millis("KEEP_ALIVE_MS", Duration::from_secs(15))?,
+        max_output_tokens: parse_number(get, "MAX_OUTPUT_TOKENS", 4_096)?,
+        max_generation_time: Duration::from_secs(parse_number(get, "MAX_GENERATION_SECS", 240)?),
     })
 }
 

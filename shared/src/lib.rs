@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod input;
 pub mod provider;
+pub mod rate_limit;
 pub mod respond;
 pub mod services;
 pub mod storage;

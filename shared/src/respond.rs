@@ -1,11 +1,10 @@
 //! The frame every handler runs in: request id, a tracing span, error mapping, and the
 //! headers every response carries.
 
-use std::future::Future;
 use std::time::Instant;
 
 use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{HeaderName, Response, StatusCode};
+use http::{HeaderMap, HeaderName, Response, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde::Serialize;
@@ -54,12 +53,12 @@ pub fn is_valid_request_id(id: &str) -> bool {
 }
 
 /// Runs `handler` for `req` inside a span tagged with the request id, turns its error
-/// into the contract's envelope, and stamps `x-request-id` on whatever comes out.
-pub async fn respond<B, F, Fut>(req: Request, handler: F) -> Response<B>
+/// into the contract's envelope, and stamps `x-request-id`, and the headers the handler
+/// put in its second argument (rate-limit headers), on whatever comes out.
+pub async fn respond<B, F>(req: Request, handler: F) -> Response<B>
 where
     B: From<String>,
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Result<Response<B>, ApiError>>,
+    F: AsyncFnOnce(Request, &mut HeaderMap) -> Result<Response<B>, ApiError>,
 {
     let request_id = request_id(&req);
     let span = tracing::info_span!(
@@ -70,13 +69,15 @@ where
     );
     async move {
         let started = Instant::now();
-        let mut response = match handler(req).await {
+        let mut extra = HeaderMap::new();
+        let mut response = match handler(req, &mut extra).await {
             Ok(response) => response,
             Err(error) => {
                 error.log();
                 error_response(&error)
             }
         };
+        response.headers_mut().extend(extra);
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
         }

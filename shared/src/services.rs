@@ -5,6 +5,7 @@ use aws_config::SdkConfig;
 
 use crate::auth::Authenticator;
 use crate::config::{Config, ConfigError};
+use crate::rate_limit::RateLimiter;
 use crate::storage::client::{dynamo_client_with, sdk_config};
 use crate::storage::dynamo::DynamoStore;
 use crate::telemetry;
@@ -19,6 +20,8 @@ pub struct Services {
     pub store: DynamoStore,
     /// The session-token verifier.
     pub auth: Authenticator,
+    /// Rate limits and quotas.
+    pub limiter: RateLimiter,
 }
 
 impl Services {
@@ -46,11 +49,13 @@ impl Services {
             config.table_name.clone(),
         );
         let auth = Authenticator::new(&keys, config.token_issuer.as_deref());
+        let limiter = RateLimiter::new(config.limits);
         Ok(Self {
             config,
             sdk,
             store,
             auth,
+            limiter,
         })
     }
 }

@@ -31,6 +31,8 @@ pub struct Generation<S> {
     pub idle_timeout: Duration,
     /// Quiet time after which the stream gets a keep-alive comment.
     pub keep_alive: Duration,
+    /// Limits on the answer's length and time.
+    pub caps: Caps,
 }
 
 /// A finished answer.
@@ -98,32 +100,25 @@ impl<S: CompletionStore> Generation<S> {
         first: ProviderEvent,
         events: EventStream,
     ) -> Result<Answer, ApiError> {
-        let mut pump = Pump::new(events, self.idle_timeout, self.idle_timeout);
-        let mut text = String::new();
-        let mut next = Some(Ok(first));
+        let mut answer = Reader::new(
+            first,
+            events,
+            self.idle_timeout,
+            self.idle_timeout,
+            self.caps,
+        );
         loop {
-            match next {
-                Some(Ok(ProviderEvent::Delta(delta))) => text.push_str(&delta),
-                Some(Ok(ProviderEvent::Finish { reason, usage })) => {
-                    let answer = Answer {
-                        text,
-                        reason,
-                        usage,
-                    };
+            match answer.step(|| {}).await {
+                Step::Delta(_) => {}
+                Step::Done(answer) => {
                     self.complete(&answer).await?;
                     return Ok(answer);
                 }
-                Some(Err(error)) => {
-                    self.store_failure(text, &error).await?;
-                    return Err(error.into());
-                }
-                None => {
-                    let error = unfinished();
+                Step::Failed(text, error) => {
                     self.store_failure(text, &error).await?;
                     return Err(error.into());
                 }
             }
-            next = pump.next(|| {}).await;
         }
     }
 
@@ -146,23 +141,16 @@ impl<S: CompletionStore> Generation<S> {
         ));
         send(ui_stream::start_step());
         send(ui_stream::text_start(&text_id));
-        let mut pump = Pump::new(events, self.idle_timeout, self.keep_alive);
-        let mut text = String::new();
-        let mut next = Some(Ok(first));
+        let mut reader = Reader::new(first, events, self.idle_timeout, self.keep_alive, self.caps);
         loop {
-            match next {
-                Some(Ok(ProviderEvent::Delta(delta))) => {
-                    send(ui_stream::text_delta(&text_id, &delta));
-                    text.push_str(&delta);
-                }
-                Some(Ok(ProviderEvent::Finish { reason, usage })) => {
+            match reader
+                .step(|| send(Bytes::from_static(ui_stream::KEEP_ALIVE)))
+                .await
+            {
+                Step::Delta(delta) => send(ui_stream::text_delta(&text_id, &delta)),
+                Step::Done(answer) => {
                     send(ui_stream::text_end(&text_id));
                     send(ui_stream::finish_step());
-                    let answer = Answer {
-                        text,
-                        reason,
-                        usage,
-                    };
                     // The client hears `finish` only once the answer is stored.
                     match self.complete(&answer).await {
                         Ok(()) => send(ui_stream::finish(answer.reason, &answer.usage)),
@@ -175,15 +163,7 @@ impl<S: CompletionStore> Generation<S> {
                     }
                     break;
                 }
-                Some(Err(error)) => {
-                    if let Err(store_error) = self.store_failure(text, &error).await {
-                        store_error.log();
-                    }
-                    send(ui_stream::error(error.user_text()));
-                    break;
-                }
-                None => {
-                    let error = unfinished();
+                Step::Failed(text, error) => {
                     if let Err(store_error) = self.store_failure(text, &error).await {
                         store_error.log();
                     }
@@ -191,11 +171,92 @@ impl<S: CompletionStore> Generation<S> {
                     break;
                 }
             }
-            next = pump
-                .next(|| send(Bytes::from_static(ui_stream::KEEP_ALIVE)))
-                .await;
         }
         send(Bytes::from_static(ui_stream::DONE));
+    }
+}
+
+/// The hard limits on one answer, so a runaway answer cannot run up the bill.
+#[derive(Clone, Copy, Debug)]
+pub struct Caps {
+    /// Output tokens (counted as provider deltas) after which the answer is cut.
+    pub max_output_tokens: u32,
+    /// When the answer is cut whatever its length.
+    pub deadline: tokio::time::Instant,
+}
+
+/// One step of an answer.
+enum Step {
+    /// More text.
+    Delta(String),
+    /// The end: natural, or cut by a cap (`length`).
+    Done(Answer),
+    /// A failure, with the text so far.
+    Failed(String, ProviderError),
+}
+
+/// Reads an answer event by event, accumulating its text and applying the caps.
+struct Reader {
+    pending: Option<ProviderEvent>,
+    pump: Pump,
+    caps: Caps,
+    text: String,
+    tokens: u32,
+}
+
+impl Reader {
+    fn new(
+        first: ProviderEvent,
+        events: EventStream,
+        idle: Duration,
+        quiet: Duration,
+        caps: Caps,
+    ) -> Self {
+        Self {
+            pending: Some(first),
+            pump: Pump::new(events, idle, quiet),
+            caps,
+            text: String::new(),
+            tokens: 0,
+        }
+    }
+
+    fn capped(&mut self) -> Step {
+        tracing::warn!(tokens = self.tokens, "answer cut at its cap");
+        Step::Done(Answer {
+            text: std::mem::take(&mut self.text),
+            reason: FinishReason::Length,
+            usage: Usage::new(0, u64::from(self.tokens)),
+        })
+    }
+
+    async fn step(&mut self, on_quiet: impl FnMut()) -> Step {
+        if self.tokens >= self.caps.max_output_tokens {
+            return self.capped();
+        }
+        let event = match self.pending.take() {
+            Some(event) => Some(Ok(event)),
+            None => {
+                match tokio::time::timeout_at(self.caps.deadline, self.pump.next(on_quiet)).await {
+                    Ok(event) => event,
+                    Err(_) => return self.capped(),
+                }
+            }
+        };
+        match event {
+            Some(Ok(ProviderEvent::Delta(delta))) => {
+                self.text.push_str(&delta);
+                self.tokens += 1;
+                Step::Delta(delta)
+            }
+            Some(Ok(ProviderEvent::Finish { reason, usage })) => Step::Done(Answer {
+                text: std::mem::take(&mut self.text),
+                reason,
+                usage,
+            }),
+            Some(Err(error)) => Step::Failed(std::mem::take(&mut self.text), error),
+            None => Step::Failed(std::mem::take(&mut self.text), unfinished()),
+        }
     }
 }
 

@@ -24,8 +24,9 @@ use chat_shared::input::body_bytes;
 use chat_shared::input::completion::CompletionRequest;
 use chat_shared::provider::registry::Providers;
 use chat_shared::provider::{ChatMessage, ChatRole, ModelRequest};
+use chat_shared::rate_limit::{OperationClass, RateLimiter};
 use chat_shared::respond::{error_response, json_response, respond};
-use chat_shared::storage::{CompletionStore, NewTurn, TurnContext};
+use chat_shared::storage::{CompletionStore, LimitStore, NewTurn, TurnContext};
 use chat_shared::timestamp::Timestamp;
 use chat_shared::ui_stream::STREAM_HEADERS;
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -34,7 +35,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 pub use body::CompletionBody;
-use generation::{Generation, first_event};
+use generation::{Caps, Generation, first_event};
 
 /// The header naming the conversation a completion was stored in.
 pub const CONVERSATION_ID_HEADER: HeaderName = HeaderName::from_static("x-conversation-id");
@@ -52,22 +53,41 @@ pub struct Completion<S> {
     pub providers: Arc<Providers>,
     /// Defaults, timeouts and provider settings.
     pub settings: Arc<CompletionSettings>,
+    /// Rate limits and quotas.
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// Handles one completion request; every outcome, errors included, is a response.
 pub async fn handle<S>(deps: &Completion<S>, req: Request) -> Response<CompletionBody>
 where
-    S: CompletionStore + Clone + 'static,
+    S: CompletionStore + LimitStore + Clone + 'static,
 {
-    respond(req, |req| async move {
+    respond(req, async |req, headers| {
         let caller = deps.auth.authenticate(req.headers())?;
         let request = CompletionRequest::parse(body_bytes(&req)?)?;
         let conversation_id = request.conversation_id.unwrap_or_else(new_id);
-        let context = deps
-            .store
-            .turn_context(caller, conversation_id, request.assistant_id)
-            .await
-            .map_err(|e| e.for_conversation(conversation_id))?;
+        // The rate-limit and quota counters move alongside the first read.
+        let counters = deps
+            .limiter
+            .counters(caller, OperationClass::Completions, Timestamp::now());
+        let (context, counts) = tokio::join!(
+            deps.store
+                .turn_context(caller, conversation_id, request.assistant_id),
+            deps.store.increment(&counters),
+        );
+        let context = context.map_err(|e| e.for_conversation(conversation_id))?;
+        let limits = deps.limiter.evaluate(
+            OperationClass::Completions,
+            &counters,
+            &counts?,
+            &context.project.as_ref().map(|p| p.limits).unwrap_or_default(),
+            context
+                .project
+                .as_ref()
+                .map_or(deps.settings.default_plan, |p| p.plan),
+        );
+        headers.extend(limits.headers());
+        limits.check()?;
         let assistant = choose_assistant(&deps.settings, caller, conversation_id, &request, context)?;
         let provider = deps.providers.for_assistant(&assistant)?;
         let turn = new_turn(conversation_id, request.last_user_message());
@@ -86,8 +106,16 @@ where
             model: assistant.model.clone(),
             idle_timeout: deps.settings.idle_timeout,
             keep_alive: deps.settings.keep_alive,
+            caps: Caps {
+                max_output_tokens: deps.settings.max_output_tokens,
+                deadline: tokio::time::Instant::now() + deps.settings.max_generation_time,
+            },
         };
-        let mut events = provider.stream(model_request(&assistant, request.messages));
+        let mut events = provider.stream(model_request(
+            &assistant,
+            request.messages,
+            deps.settings.max_output_tokens,
+        ));
         let first = match first_event(&mut events, deps.settings.first_token_timeout).await {
             Ok(event) => event,
             Err(error) => {
@@ -197,8 +225,9 @@ fn new_turn(conversation_id: Uuid, user_text: &str) -> NewTurn {
     }
 }
 
-/// The model's context: the assistant's system prompt first, then the request's.
-fn model_request(assistant: &Assistant, messages: Vec<ChatMessage>) -> ModelRequest {
+/// The model's context: the assistant's system prompt first, then the request's. The
+/// output cap is the assistant's own or the deployment's, whichever is lower.
+fn model_request(assistant: &Assistant, messages: Vec<ChatMessage>, cap: u32) -> ModelRequest {
     let mut context = Vec::with_capacity(messages.len() + 1);
     if let Some(prompt) = &assistant.system_prompt {
         context.push(ChatMessage {
@@ -211,7 +240,7 @@ fn model_request(assistant: &Assistant, messages: Vec<ChatMessage>) -> ModelRequ
         model: assistant.model.clone(),
         messages: context,
         temperature: assistant.temperature,
-        max_output_tokens: assistant.max_output_tokens,
+        max_output_tokens: Some(assistant.max_output_tokens.map_or(cap, |own| own.min(cap))),
     }
 }
 

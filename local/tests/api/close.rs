@@ -32,7 +32,18 @@ async fn close_with_a_reason_closes_in_one_update() {
         body,
         json!({"success": true, "message": "Conversation closed successfully."})
     );
-    assert_eq!(app.calls.calls(), vec!["UpdateItem"], "one round trip");
+    // The counters (with the project's overrides, cached after this) go first, so a
+    // close refused with 429 changes nothing; then the close itself.
+    // (The get above cached the project's limit overrides, so they are not read again.)
+    assert_eq!(
+        app.calls.calls(),
+        ["UpdateItem:counter", "UpdateItem:counter", "UpdateItem"]
+    );
+    assert_eq!(
+        app.calls.data_calls().last().map(String::as_str),
+        Some("UpdateItem")
+    );
+    assert_eq!(app.calls.round_trips(), 2);
     let after = stored(&app, caller, &id).await;
     assert_eq!(after["status"], "closed");
     assert_eq!(after["closeReason"], "Resolved by the FAQ");

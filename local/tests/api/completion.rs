@@ -120,10 +120,15 @@ async fn a_streamed_answer_has_the_exact_shape_and_matches_what_is_stored_and_th
         ]
     );
     assert_eq!(
-        app.calls.calls(),
-        ["BatchGetItem", "TransactWriteItems", "UpdateItem"],
-        "three round trips"
+        app.calls.data_calls(),
+        ["BatchGetItem", "TransactWriteItems", "UpdateItem"]
     );
+    assert_eq!(
+        app.calls.calls().len(),
+        6,
+        "and three rate-limit and quota counters"
+    );
+    assert_eq!(app.calls.round_trips(), 3, "{:?}", app.calls.entries());
 
     let streamed = streamed_text(&chunks);
     let stored = app.read(caller, &conversation_id).await;
@@ -162,9 +167,10 @@ async fn a_streamed_answer_has_the_exact_shape_and_matches_what_is_stored_and_th
     let (status, answer) = json(response).await;
     assert_eq!(status, 200);
     assert_eq!(
-        app.calls.calls(),
+        app.calls.data_calls(),
         ["BatchGetItem", "TransactWriteItems", "UpdateItem"]
     );
+    assert_eq!(app.calls.round_trips(), 3);
     let keys: Vec<&str> = answer
         .as_object()
         .unwrap()

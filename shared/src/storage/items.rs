@@ -18,6 +18,7 @@ use crate::domain::{
     Conversation, ConversationStatus, Feedback, HumanAgent, Message, MessageRole, MessageStatus,
     ProjectId, VisitorId,
 };
+use crate::rate_limit::LimitOverrides;
 use crate::storage::StoreError;
 use crate::timestamp::Timestamp;
 
@@ -208,7 +209,52 @@ pub fn project_item(project: ProjectId, settings: &ProjectSettings) -> Item {
             AttributeValue::M(assistant_attributes(assistant)),
         );
     }
+    let limits = limit_fields(&settings.limits);
+    let limits: HashMap<String, AttributeValue> = limits
+        .iter()
+        .filter_map(|(name, value)| {
+            value.map(|v| ((*name).to_owned(), AttributeValue::N(v.to_string())))
+        })
+        .collect();
+    if !limits.is_empty() {
+        item.insert("limits".into(), AttributeValue::M(limits));
+    }
     item
+}
+
+fn limit_fields(limits: &LimitOverrides) -> [(&'static str, Option<u64>); 5] {
+    [
+        ("completionsPerVisitor", limits.completions_per_visitor),
+        ("completionsPerProject", limits.completions_per_project),
+        ("readsPerVisitor", limits.reads_per_visitor),
+        ("readsPerProject", limits.reads_per_project),
+        ("monthlyCompletions", limits.monthly_completions),
+    ]
+}
+
+fn limits_from(item: &Item) -> Result<LimitOverrides, StoreError> {
+    let map = match item.get("limits") {
+        None | Some(AttributeValue::Null(_)) => return Ok(LimitOverrides::default()),
+        Some(AttributeValue::M(map)) => map,
+        Some(_) => return Err(StoreError::Corrupt("limits is not a map".into())),
+    };
+    let number = |name: &str| match map.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::N(n)) => n
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt(format!("limits.{name} is not a count"))),
+        Some(_) => Err(StoreError::Corrupt(format!(
+            "limits.{name} is not a number"
+        ))),
+    };
+    Ok(LimitOverrides {
+        completions_per_visitor: number("completionsPerVisitor")?,
+        completions_per_project: number("completionsPerProject")?,
+        reads_per_visitor: number("readsPerVisitor")?,
+        reads_per_project: number("readsPerProject")?,
+        monthly_completions: number("monthlyCompletions")?,
+    })
 }
 
 /// An assistant from its item or from a project's `defaultAssistant` copy.
@@ -252,6 +298,7 @@ pub fn project_from_item(item: &Item) -> Result<ProjectSettings, StoreError> {
     Ok(ProjectSettings {
         plan: r.parsed("plan", Plan::parse)?,
         default_assistant,
+        limits: limits_from(item)?,
     })
 }
 
@@ -456,6 +503,11 @@ mod tests {
         let settings = ProjectSettings {
             plan: Plan::Pro,
             default_assistant: Some(assistant),
+            limits: LimitOverrides {
+                reads_per_visitor: Some(5),
+                monthly_completions: Some(0),
+                ..LimitOverrides::default()
+            },
         };
         assert_eq!(
             project_from_item(&project_item(project, &settings)).unwrap(),

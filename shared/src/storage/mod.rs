@@ -11,6 +11,7 @@ use crate::error::{ApiError, Cause};
 use crate::timestamp::Timestamp;
 
 pub mod client;
+pub mod counters;
 pub mod dynamo;
 pub mod items;
 pub mod table;
@@ -181,4 +182,19 @@ pub trait CompletionStore: Send + Sync {
         message_id: Uuid,
         outcome: &MessageOutcome,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Rate-limit counters and the project settings that may override their limits.
+pub trait LimitStore: Send + Sync {
+    /// Increments each counter by one, all at once; their new values, in order.
+    fn increment(
+        &self,
+        counters: &[crate::rate_limit::Counter],
+    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
+
+    /// The project's settings item, when it has one.
+    fn project_settings(
+        &self,
+        project: crate::domain::ProjectId,
+    ) -> impl Future<Output = Result<Option<ProjectSettings>, StoreError>> + Send;
 }
