@@ -51,6 +51,17 @@ pub async fn spawn_app() -> TestApp {
 
 /// As [`spawn_app`], with a last say over the configuration.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_routed(customize, |endpoint| async move { endpoint }).await
+}
+
+/// As [`spawn_app_with`], with the app's DynamoDB traffic sent to the endpoint `route`
+/// returns for the engine's (a fault-injecting proxy); set-up and inspection go straight
+/// to the engine.
+pub async fn spawn_app_routed<F, Fut>(customize: impl FnOnce(&mut Config), route: F) -> TestApp
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
     let engine = EmbeddedDynamo::start(None).await.expect("engine starts");
     let table = format!("t-{}", Uuid::now_v7().simple());
     let endpoint = engine.endpoint().to_owned();
@@ -62,12 +73,14 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     .expect("config");
     config.dynamo.static_credentials = true;
     customize(&mut config);
+    let direct = config.dynamo.clone();
+    config.dynamo.endpoint = Some(route(endpoint.clone()).await);
     let calls = Arc::new(CallLog::default());
     let interceptor = CallLogInterceptor(calls.clone());
     let services = Services::build_with(config.clone(), |builder| builder.interceptor(interceptor))
         .await
         .expect("services");
-    let dynamo = dynamo_client(&services.sdk, &config.dynamo);
+    let dynamo = dynamo_client(&services.sdk, &direct);
     let providers = Providers::build(&config.completion, &services.sdk)
         .await
         .expect("providers");

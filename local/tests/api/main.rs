@@ -6,6 +6,8 @@ mod bedrock;
 mod close;
 mod completion;
 mod events;
+mod faults;
 mod get;
 mod helpers;
+mod limits;
 mod openai;
