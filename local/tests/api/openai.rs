@@ -331,23 +331,32 @@ async fn completions_through_the_openai_provider_answer_and_map_its_failures() {
         ("server-error", 502, None),
         ("rate-limited", 503, Some("12")),
     ] {
-        let response = app
-            .complete(
-                caller,
-                &json!({"messages": [user("Hi")], "assistantId": ids[model], "stream": true}),
-            )
-            .await;
-        let header = response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let (got, body) = json(response).await;
-        assert_eq!(got, status, "{model}: {body}");
-        assert_eq!(header.as_deref(), retry, "{model}");
-        assert!(
-            !body.to_string().contains("bad key") && !body.to_string().contains("slow down"),
-            "no provider bodies: {body}"
-        );
+        for stream in [true, false] {
+            let response = app
+                .complete(
+                    caller,
+                    &json!({"messages": [user("Hi")], "assistantId": ids[model], "stream": stream}),
+                )
+                .await;
+            let conversation = response.headers()["x-conversation-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let header = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let (got, body) = json(response).await;
+            assert_eq!(got, status, "{model}: {body}");
+            assert_eq!(header.as_deref(), retry, "{model}");
+            assert!(
+                !body.to_string().contains("bad key") && !body.to_string().contains("slow down"),
+                "no provider bodies: {body}"
+            );
+            let messages = app.read(caller, &conversation).await["messages"].clone();
+            assert_eq!(messages[0]["status"], "complete", "{model}");
+            assert_eq!(messages[1]["status"], "error", "{model}");
+        }
     }
     let response = app
         .complete(
@@ -361,4 +370,19 @@ async fn completions_through_the_openai_provider_answer_and_map_its_failures() {
         text.contains("\"type\":\"error\"") && text.ends_with("data: [DONE]\n\n"),
         "{text}"
     );
+    // Without streaming the cut-off stream is a 502; both keep the partial text.
+    let response = app
+        .complete(
+            caller,
+            &json!({"messages": [user("Hi")], "assistantId": ids["truncated"]}),
+        )
+        .await;
+    let conversation = response.headers()["x-conversation-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(json(response).await.0, 502);
+    let messages = app.read(caller, &conversation).await["messages"].clone();
+    assert_eq!(messages[1]["status"], "error");
+    assert_eq!(messages[1]["parts"][0]["text"], "Hello");
 }
