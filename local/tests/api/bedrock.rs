@@ -2,9 +2,9 @@
 //! against a local endpoint that answers Converse stream requests with AWS event-stream
 //! frames, as Bedrock does.
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
+use crate::helpers::serve_http;
 use aws_sdk_bedrockruntime::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use bytes::{Bytes, BytesMut};
@@ -15,7 +15,6 @@ use chat_shared::provider::{
 };
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 fn frame(kind: &'static str, name: &'static str, payload: Value) -> Bytes {
@@ -72,76 +71,63 @@ fn answer(model: &str) -> Result<Vec<Bytes>, (u16, &'static str)> {
     }
 }
 
+/// The requests a fake Bedrock received: their model id and JSON body.
+type Received = Arc<Mutex<Vec<(String, Value)>>>;
+
 struct FakeBedrock {
     endpoint: String,
-    bodies: Arc<Mutex<Vec<(String, Value)>>>,
+    bodies: Received,
 }
 
 impl FakeBedrock {
     async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let bodies: Received = Arc::new(Mutex::new(Vec::new()));
         let seen = bodies.clone();
-        tokio::spawn(async move {
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let seen = seen.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(
-                        move |req: hyper::Request<hyper::body::Incoming>| {
-                            let seen = seen.clone();
-                            async move {
-                                assert!(
-                                    req.headers().contains_key("authorization"),
-                                    "requests are signed"
-                                );
-                                let path = req.uri().path().to_owned();
-                                let model = path
-                                    .strip_prefix("/model/")
-                                    .and_then(|p| p.strip_suffix("/converse-stream"))
-                                    .unwrap()
-                                    .to_owned();
-                                let body = req.into_body().collect().await.unwrap().to_bytes();
-                                seen.lock()
-                                    .unwrap()
-                                    .push((model.clone(), serde_json::from_slice(&body).unwrap()));
-                                let response = match answer(&model) {
-                                    Ok(frames) => {
-                                        let mut response =
-                                            hyper::Response::new(Full::new(frames.concat().into()));
-                                        response.headers_mut().insert(
-                                            "content-type",
-                                            "application/vnd.amazon.eventstream".parse().unwrap(),
-                                        );
-                                        response
-                                    }
-                                    Err((status, kind)) => {
-                                        let mut response = hyper::Response::new(Full::new(
-                                            Bytes::from(json!({"message": kind}).to_string()),
-                                        ));
-                                        *response.status_mut() =
-                                            hyper::StatusCode::from_u16(status).unwrap();
-                                        response
-                                            .headers_mut()
-                                            .insert("x-amzn-errortype", kind.parse().unwrap());
-                                        response.headers_mut().insert(
-                                            "content-type",
-                                            "application/json".parse().unwrap(),
-                                        );
-                                        response
-                                    }
-                                };
-                                Ok::<_, Infallible>(response)
-                            }
-                        },
-                    );
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+        let endpoint = serve_http(move |req: hyper::Request<hyper::body::Incoming>| {
+            let seen = seen.clone();
+            async move {
+                assert!(
+                    req.headers().contains_key("authorization"),
+                    "requests are signed"
+                );
+                let path = req.uri().path().to_owned();
+                let model = path
+                    .strip_prefix("/model/")
+                    .and_then(|p| p.strip_suffix("/converse-stream"))
+                    .unwrap()
+                    .to_owned();
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                seen.lock()
+                    .unwrap()
+                    .push((model.clone(), serde_json::from_slice(&body).unwrap()));
+                let (status, content_type, body, error_type) = match answer(&model) {
+                    Ok(frames) => (
+                        200,
+                        "application/vnd.amazon.eventstream",
+                        frames.concat(),
+                        None,
+                    ),
+                    Err((status, kind)) => (
+                        status,
+                        "application/json",
+                        json!({ "message": kind }).to_string().into_bytes(),
+                        Some(kind),
+                    ),
+                };
+                let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
+                *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                response
+                    .headers_mut()
+                    .insert("content-type", content_type.parse().unwrap());
+                if let Some(kind) = error_type {
+                    response
+                        .headers_mut()
+                        .insert("x-amzn-errortype", kind.parse().unwrap());
+                }
+                response
             }
-        });
+        })
+        .await;
         Self { endpoint, bodies }
     }
 

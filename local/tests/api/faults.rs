@@ -3,16 +3,16 @@
 //! time out or cannot be reached. Each test checks the status, the body and what is
 //! stored afterwards.
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use serde_json::json;
 
-use crate::helpers::{TestApp, bearer, json, new_caller, spawn_app_routed, spawn_app_with, user};
+use crate::helpers::{
+    TestApp, bearer, json, new_caller, serve_http, spawn_app_routed, spawn_app_with, user,
+};
 
 /// What the proxy does to a request for an operation.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -30,84 +30,69 @@ type Rules = Arc<Mutex<Vec<(&'static str, Fault)>>>;
 
 /// A proxy in front of the engine injecting faults per operation.
 async fn start_proxy(engine: String, rules: Rules) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
     let client = reqwest::Client::new();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let (engine, rules, client) = (engine.clone(), rules.clone(), client.clone());
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (engine, rules, client) =
-                            (engine.clone(), rules.clone(), client.clone());
-                        async move {
-                            let headers = req.headers().clone();
-                            let target = headers
-                                .get("x-amz-target")
-                                .map(|v| v.to_str().unwrap().to_owned())
-                                .unwrap_or_default();
-                            let operation = target.rsplit('.').next().unwrap_or("").to_owned();
-                            let body = req.into_body().collect().await.unwrap().to_bytes();
-                            let counter = body.windows(4).any(|w| w == b"\"RL#");
-                            let fault = rules
-                                .lock()
-                                .unwrap()
-                                .iter()
-                                .find(|(op, _)| *op == "*" || (*op == operation && !counter))
-                                .map(|(_, fault)| *fault)
-                                .unwrap_or(Fault::None);
-                            let response = match fault {
-                                Fault::Throttle => {
-                                    let mut response = hyper::Response::new(Full::new(Bytes::from(
-                                    json!({"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-                                           "message": "The level of configured provisioned throughput for the table was exceeded."}).to_string(),
-                                )));
-                                    *response.status_mut() = hyper::StatusCode::BAD_REQUEST;
-                                    response.headers_mut().insert(
-                                        "content-type",
-                                        "application/x-amz-json-1.0".parse().unwrap(),
-                                    );
-                                    response
-                                }
-                                Fault::Stall => {
-                                    tokio::time::sleep(Duration::from_secs(5)).await;
-                                    hyper::Response::new(Full::new(Bytes::new()))
-                                }
-                                Fault::None => {
-                                    let mut forward = client.post(&engine).body(body);
-                                    for (name, value) in &headers {
-                                        if name != "host" && name != "content-length" {
-                                            forward = forward.header(name, value);
-                                        }
-                                    }
-                                    let upstream = forward.send().await.unwrap();
-                                    let status = upstream.status();
-                                    let upstream_headers = upstream.headers().clone();
-                                    let mut response = hyper::Response::new(Full::new(
-                                        upstream.bytes().await.unwrap(),
-                                    ));
-                                    *response.status_mut() = status;
-                                    for (name, value) in &upstream_headers {
-                                        if name != "content-length" && name != "transfer-encoding" {
-                                            response.headers_mut().insert(name, value.clone());
-                                        }
-                                    }
-                                    response
-                                }
-                            };
-                            Ok::<_, Infallible>(response)
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+    serve_http(move |req| proxy(req, engine.clone(), rules.clone(), client.clone())).await
+}
+
+/// Forwards one request to the engine, or fails it as the rules say.
+async fn proxy(
+    req: hyper::Request<hyper::body::Incoming>,
+    engine: String,
+    rules: Rules,
+    client: reqwest::Client,
+) -> hyper::Response<Full<Bytes>> {
+    let headers = req.headers().clone();
+    let target = headers
+        .get("x-amz-target")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let operation = target.rsplit('.').next().unwrap_or("").to_owned();
+    let body = req.into_body().collect().await.unwrap().to_bytes();
+    let counter = body.windows(4).any(|w| w == b"\"RL#");
+    let fault = rules
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(op, _)| *op == "*" || (*op == operation && !counter))
+        .map(|(_, fault)| *fault)
+        .unwrap_or(Fault::None);
+    match fault {
+        Fault::Throttle => {
+            let mut response = hyper::Response::new(Full::new(Bytes::from(
+                json!({"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                       "message": "The level of configured provisioned throughput for the table was exceeded."}).to_string(),
+            )));
+            *response.status_mut() = hyper::StatusCode::BAD_REQUEST;
+            response.headers_mut().insert(
+                "content-type",
+                "application/x-amz-json-1.0".parse().unwrap(),
+            );
+            response
         }
-    });
-    address
+        Fault::Stall => {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            hyper::Response::new(Full::new(Bytes::new()))
+        }
+        Fault::None => {
+            let mut forward = client.post(&engine).body(body);
+            for (name, value) in &headers {
+                if name != "host" && name != "content-length" {
+                    forward = forward.header(name, value);
+                }
+            }
+            let upstream = forward.send().await.unwrap();
+            let status = upstream.status();
+            let upstream_headers = upstream.headers().clone();
+            let mut response = hyper::Response::new(Full::new(upstream.bytes().await.unwrap()));
+            *response.status_mut() = status;
+            for (name, value) in &upstream_headers {
+                if name != "content-length" && name != "transfer-encoding" {
+                    response.headers_mut().insert(name, value.clone());
+                }
+            }
+            response
+        }
+    }
 }
 
 /// An app whose DynamoDB traffic goes through a fault proxy, with short timeouts.

@@ -360,3 +360,33 @@ pub fn stream_events(text: &str) -> Vec<String> {
 pub fn user(content: &str) -> serde_json::Value {
     serde_json::json!({ "role": "user", "content": content })
 }
+
+/// Serves `handle` over HTTP/1 on a free loopback port for the rest of the test; the
+/// stand-ins for what the project does not own (model providers, a faulty network) are
+/// built on it. Returns `http://127.0.0.1:<port>`.
+pub async fn serve_http<F, Fut, B>(handle: F) -> String
+where
+    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = hyper::Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let response = handle(req);
+                    async move { Ok::<_, std::convert::Infallible>(response.await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    address
+}

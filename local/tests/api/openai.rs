@@ -16,11 +16,10 @@ use chat_shared::storage::items::assistant_item;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{json, new_caller, spawn_app_with, user};
+use crate::helpers::{json, new_caller, serve_http, spawn_app_with, user};
 
 /// The requests a fake server received: their Authorization header and JSON body.
 type Received = Arc<Mutex<Vec<(Option<String>, Value)>>>;
@@ -121,39 +120,28 @@ async fn respond(
 
 impl FakeOpenAi {
     async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
+        let requests: Received = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
-        tokio::spawn(async move {
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let seen = seen.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(
-                        move |req: hyper::Request<hyper::body::Incoming>| {
-                            let seen = seen.clone();
-                            async move {
-                                let auth = req
-                                    .headers()
-                                    .get("authorization")
-                                    .map(|v| v.to_str().unwrap().to_owned());
-                                assert_eq!(req.uri().path(), "/v1/chat/completions");
-                                let body = req.into_body().collect().await.unwrap().to_bytes();
-                                let body: Value = serde_json::from_slice(&body).unwrap();
-                                let model = body["model"].as_str().unwrap().to_owned();
-                                seen.lock().unwrap().push((auth, body));
-                                Ok::<_, Infallible>(respond(&model).await)
-                            }
-                        },
-                    );
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+        let address = serve_http(move |req: hyper::Request<hyper::body::Incoming>| {
+            let seen = seen.clone();
+            async move {
+                let auth = req
+                    .headers()
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                assert_eq!(req.uri().path(), "/v1/chat/completions");
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                let body: Value = serde_json::from_slice(&body).unwrap();
+                let model = body["model"].as_str().unwrap().to_owned();
+                seen.lock().unwrap().push((auth, body));
+                respond(&model).await
             }
-        });
-        Self { base_url, requests }
+        })
+        .await;
+        Self {
+            base_url: format!("{address}/v1"),
+            requests,
+        }
     }
 
     fn provider(&self) -> OpenAiProvider {
