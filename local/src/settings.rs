@@ -10,6 +10,10 @@ pub const DEFAULT_TABLE: &str = "chat-local";
 /// must never sign tokens for a deployment. The sample events in `events/` use it.
 pub const DEV_SIGNING_KEYS: &str = "local:local-development-signing-key-do-not-deploy";
 
+/// The origins allowed when `CORS_ALLOWED_ORIGINS` is unset: any, so a front end on
+/// another local port (a dev server on :5173) can call the API.
+pub const DEV_CORS_ALLOWED_ORIGINS: &str = "*";
+
 /// The process environment with the local defaults underneath.
 pub fn local_config() -> Result<Config, ConfigError> {
     config_with(|name| std::env::var(name).ok())
@@ -21,7 +25,23 @@ pub fn config_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Co
         lookup(name).or_else(|| match name {
             "TABLE_NAME" => Some(DEFAULT_TABLE.to_owned()),
             "SESSION_SIGNING_KEYS" => Some(DEV_SIGNING_KEYS.to_owned()),
+            "CORS_ALLOWED_ORIGINS" => Some(DEV_CORS_ALLOWED_ORIGINS.to_owned()),
             _ => None,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_shared::cors::Cors;
+
+    use super::*;
+
+    #[test]
+    fn a_fresh_machine_gets_the_development_defaults() {
+        let config = config_with(|_| None).unwrap();
+        assert_eq!(config.table_name, DEFAULT_TABLE);
+        assert!(config.signing_keys.inline().is_some());
+        assert_eq!(config.cors, Cors::AnyOrigin);
+    }
 }

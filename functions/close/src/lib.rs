@@ -3,6 +3,7 @@
 //! already-closed apart.
 
 use chat_shared::auth::Authenticator;
+use chat_shared::cors::Cors;
 use chat_shared::input::{CloseRequest, ConversationId, body_bytes};
 use chat_shared::respond::{json_response, respond};
 use chat_shared::storage::{CloseOutcome, ConversationCloser};
@@ -19,9 +20,10 @@ pub const ALREADY_CLOSED_MESSAGE: &str = "Conversation was already closed.";
 pub async fn handle(
     store: &impl ConversationCloser,
     auth: &Authenticator,
+    cors: &Cors,
     req: Request,
 ) -> Response<Body> {
-    respond(req, |req| async move {
+    respond(req, cors, |req| async move {
         let caller = auth.authenticate(req.headers())?;
         let ConversationId(id) = ConversationId::from_path(&req)?;
         let body = CloseRequest::parse(body_bytes(&req)?)?;

@@ -6,9 +6,9 @@ use lambda_http::{Error, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let services = Services::from_env().await?;
-    let (store, auth) = (&services.store, &services.auth);
+    let (store, auth, cors) = (&services.store, &services.auth, &services.config.cors);
     lambda_http::run(service_fn(move |req| async move {
-        Ok::<_, std::convert::Infallible>(close_conversation::handle(store, auth, req).await)
+        Ok::<_, std::convert::Infallible>(close_conversation::handle(store, auth, cors, req).await)
     }))
     .await
 }

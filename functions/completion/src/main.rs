@@ -17,6 +17,7 @@ async fn main() -> Result<(), Error> {
         auth: Arc::new(services.auth),
         providers: Arc::new(providers),
         settings: Arc::new(services.config.completion.clone()),
+        cors: services.config.cors.clone(),
     };
     let deps = &deps;
     lambda_http::run_with_streaming_response(service_fn(move |req| async move {

@@ -2,6 +2,7 @@
 //! 1,000 messages, oldest first. One DynamoDB Query for a conversation under 1 MB.
 
 use chat_shared::auth::Authenticator;
+use chat_shared::cors::Cors;
 use chat_shared::input::ConversationId;
 use chat_shared::respond::{json_response, respond};
 use chat_shared::storage::ConversationReader;
@@ -11,9 +12,10 @@ use lambda_http::{Body, Request, Response};
 pub async fn handle(
     store: &impl ConversationReader,
     auth: &Authenticator,
+    cors: &Cors,
     req: Request,
 ) -> Response<Body> {
-    respond(req, |req| async move {
+    respond(req, cors, |req| async move {
         let caller = auth.authenticate(req.headers())?;
         let ConversationId(id) = ConversationId::from_path(&req)?;
         let conversation = store

@@ -50,9 +50,11 @@ async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
         let request = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("events/{name} is not an API Gateway event: {e}"));
         let response = if name.starts_with("get-") {
-            get_conversation::handle(&app.app.store, &app.app.auth, request).await
+            get_conversation::handle(&app.app.store, &app.app.auth, &app.app.config.cors, request)
+                .await
         } else {
-            close_conversation::handle(&app.app.store, &app.app.auth, request).await
+            close_conversation::handle(&app.app.store, &app.app.auth, &app.app.config.cors, request)
+                .await
         };
         assert_eq!(
             response.status().as_u16(),

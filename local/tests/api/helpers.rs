@@ -43,13 +43,21 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// As [`spawn_app`], with these environment variables in the app's configuration.
+pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     let engine = EmbeddedDynamo::start(None).await.expect("engine starts");
     let table = format!("t-{}", Uuid::now_v7().simple());
     let endpoint = engine.endpoint().to_owned();
     let mut config = config_with(|name| match name {
         "TABLE_NAME" => Some(table.clone()),
         "DYNAMODB_ENDPOINT" => Some(endpoint.clone()),
-        _ => None,
+        _ => env
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned()),
     })
     .expect("config");
     config.dynamo.static_credentials = true;
@@ -206,6 +214,24 @@ impl TestApp {
             request = request.header("authorization", auth);
         }
         request.send().await.expect("get")
+    }
+
+    /// `POST /v2/chat/completions` with `body`, as `caller`.
+    pub async fn complete(
+        &self,
+        caller: Caller,
+        body: &serde_json::Value,
+        origin: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{}/v2/chat/completions", self.base))
+            .header("authorization", bearer(&self.token(caller)))
+            .json(body);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send().await.expect("completion")
     }
 
     pub async fn close(

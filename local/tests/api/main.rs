@@ -3,6 +3,7 @@
 
 mod auth;
 mod close;
+mod cors;
 mod events;
 mod get;
 mod helpers;
