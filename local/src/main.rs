@@ -2,12 +2,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use chat_local::seed::{DEMO_CONVERSATION, demo_caller};
 use chat_local::settings::local_config;
 use chat_local::startup::{StartOptions, start};
-use chat_shared::auth::TokenMinter;
-use chat_shared::domain::{Caller, ProjectId, VisitorId};
+use chat_shared::auth::{Claims, TokenMinter, now_secs};
+use chat_shared::config::Config;
+use chat_shared::error::DisplayChain;
+use chat_shared::storage::client::sdk_config;
 use chat_shared::telemetry;
 use clap::{Parser, Subcommand};
 use uuid::Uuid;
@@ -25,7 +28,8 @@ struct Cli {
 enum Command {
     /// Serve the API on 127.0.0.1 (the default command).
     Serve(ServeArgs),
-    /// Print a session token for a project and visitor.
+    /// Print a session token for a project and visitor, signed with the configured key
+    /// (`SESSION_SIGNING_KEYS`, or the secret `SESSION_SIGNING_KEYS_SECRET_ARN` names).
     Token {
         /// The project id (`pid`).
         #[arg(long)]
@@ -59,9 +63,21 @@ struct ServeArgs {
 /// How long the printed demo token is valid.
 const DEMO_TOKEN_TTL_SECS: u64 = 24 * 3600;
 
+type MainError = Box<dyn std::error::Error + Send + Sync>;
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // The message and its causes, not the Debug form `main` would print.
+            eprintln!("error: {}", DisplayChain(error.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), MainError> {
     let config = local_config()?;
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Token {
@@ -69,15 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             visitor,
             ttl,
         } => {
-            let caller = Caller {
-                project: ProjectId(project),
-                visitor: VisitorId(visitor),
-            };
-            let keys = config
-                .signing_keys
-                .inline()
-                .ok_or("tokens are minted with SESSION_SIGNING_KEYS, not a secret")?;
-            println!("{}", TokenMinter::new(keys).mint(caller, ttl));
+            println!("{}", mint_token(&config, project, visitor, ttl).await?);
             Ok(())
         }
         Command::Serve(args) => {
@@ -99,6 +107,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             Ok(())
         }
     }
+}
+
+/// A token signed with the newest configured key, read from its secret when the keys
+/// live in Secrets Manager; it carries `iss` when the deployment checks one.
+async fn mint_token(
+    config: &Config,
+    project: Uuid,
+    visitor: Uuid,
+    ttl: u64,
+) -> Result<String, MainError> {
+    let keys = match config.signing_keys.inline() {
+        Some(keys) => keys.clone(),
+        None => {
+            let sdk = sdk_config(&config.dynamo).await;
+            config.signing_keys.resolve(&sdk).await?
+        }
+    };
+    let now = now_secs();
+    Ok(TokenMinter::new(&keys).mint_claims(&Claims {
+        sub: visitor,
+        pid: project,
+        iat: now,
+        exp: now + ttl,
+        nbf: None,
+        iss: config.token_issuer.clone(),
+    }))
 }
 
 fn print_banner(stack: &chat_local::startup::Stack, addr: SocketAddr, no_seed: bool) {

@@ -1,6 +1,7 @@
 //! The API over real HTTP against the local server, the embedded DynamoDB engine and the
 //! real AWS SDK client: one test binary, one stack per test.
 
+mod admin;
 mod auth;
 mod close;
 mod cors;
