@@ -13,7 +13,9 @@ What it compares:
 - the API, after SAM's own transform (the one CloudFormation runs on deploy): every route
   reaches its function, the completion route streams (`ResponseTransferMode:
   RESPONSE_STREAM` becomes `responseTransferMode: STREAM` and the
-  response-streaming-invocations URI) with a long timeout, and each path has a preflight.
+  response-streaming-invocations URI) with a long timeout, and each path has a preflight
+  whose allowed methods, headers and cache time are what the local server answers with
+  (shared/src/cors.rs).
 
 Run by scripts/check-template.sh inside its venv (PyYAML and aws-sam-translator come with
 cfn-lint and aws-sam-cli). Exit status 1 on any mismatch; the last line reads
@@ -51,8 +53,8 @@ ROUTES = {
 # The DynamoDB actions each function's code uses, no more. TransactWriteItems is no IAM action:
 # a transaction is authorised as the Put/Update/Delete/ConditionCheck items it holds.
 DYNAMODB_ACTIONS = {
-    "get-conversation": {"Query", "GetItem"},
-    "close-conversation": {"UpdateItem"},
+    "get-conversation": {"Query", "GetItem", "UpdateItem"},
+    "close-conversation": {"UpdateItem", "GetItem"},
     "chat-completion": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem"},
 }
 
@@ -65,14 +67,13 @@ OTHER_ACTIONS = {
 
 # Crates that may be missing on this branch while they are written elsewhere: their function
 # is then checked only for what the template alone can tell.
-PENDING_CRATES = {"functions/completion": "the completion crate is being written on main"}
+PENDING_CRATES: dict[str, str] = {}
 
 # Variables the template sets before the code reads them: name -> the crate whose absence
 # excuses it (None: excused until the code reads it, with a warning every run).
 PENDING_ENV = {
     "OPENAI_API_KEY_SECRET_ARN": "functions/completion",
     "OPENAI_BASE_URL": "functions/completion",
-    "CORS_ALLOWED_ORIGINS": None,  # the functions' own CORS headers: a separate code change
 }
 
 # Variables every function must have, and ones no deployment may set.
@@ -204,6 +205,17 @@ ENV_READ_RE = re.compile(
     r'(?:\b(?:\w+_)?(?:get|var|var_os|lookup|env)(?:_\w+)?|\bparse_\w+\(\s*&?\s*\w+\s*,)\s*\(?\s*"([A-Z][A-Z0-9_]*)"'
 )
 SDK_CALL_RE = re.compile(r"\.(" + "|".join(SDK_OPERATIONS) + r"|transact_write_items)\(\)")
+
+
+MAX_AGE_RE = re.compile(r"pub\s+const\s+MAX_AGE_SECS\s*:\s*u32\s*=\s*(\d+)\s*;")
+
+
+def code_preflight(root: Path) -> tuple[str | None, str | None]:
+    """The preflight's Access-Control-Allow-Headers and Max-Age in shared/src/cors.rs."""
+    path = root / "shared/src/cors.rs"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    max_age = MAX_AGE_RE.search(text)
+    return dict(CONST_RE.findall(text)).get("ALLOW_HEADERS"), max_age.group(1) if max_age else None
 
 
 def rust_files(root: Path, dirs: list[str]) -> Iterator[Path]:
@@ -493,8 +505,9 @@ def check_iam(r: Report, root: Path, template: dict[str, Any], deployed: dict[st
         )
 
 
-def check_api(r: Report, template: dict[str, Any], transformed: dict[str, Any], deployed: dict[str, str]) -> None:
+def check_api(r: Report, root: Path, template: dict[str, Any], transformed: dict[str, Any], deployed: dict[str, str]) -> None:
     print("--- API (after SAM's transform, as CloudFormation will see it)")
+    allow_headers, max_age = code_preflight(root)
     apis = resources_of(template, "AWS::Serverless::Api")
     if not r.check(len(apis) == 1, "one AWS::Serverless::Api", f"found {sorted(apis)}"):
         return
@@ -542,7 +555,20 @@ def check_api(r: Report, template: dict[str, Any], transformed: dict[str, Any], 
             )
         else:
             r.check("responseTransferMode" not in integration, f"{method} {path} is buffered")
-        r.check("options" in paths.get(path, {}), f"{path} answers the CORS preflight (OPTIONS)")
+        if not r.check("options" in paths.get(path, {}), f"{path} answers the CORS preflight (OPTIONS)"):
+            continue
+        # The local server answers preflights itself (shared/src/cors.rs): the same values.
+        preflight = (
+            paths[path]["options"].get("x-amazon-apigateway-integration", {})
+            .get("responses", {}).get("default", {}).get("responseParameters", {})
+        )
+        header = "method.response.header.Access-Control-"
+        r.equal(f"{path} preflight Allow-Methods", preflight.get(header + "Allow-Methods"),
+                f"'{method},OPTIONS'", "the route")
+        r.equal(f"{path} preflight Allow-Headers", preflight.get(header + "Allow-Headers"),
+                f"'{allow_headers}'", "shared/src/cors.rs ALLOW_HEADERS")
+        r.equal(f"{path} preflight Max-Age", preflight.get(header + "Max-Age"),
+                f"'{max_age}'", "shared/src/cors.rs MAX_AGE_SECS")
 
 
 def main() -> int:
@@ -571,7 +597,7 @@ def main() -> int:
     deployed = check_functions(r, root, template, table)
     check_env(r, root, template, deployed, table)
     check_iam(r, root, template, deployed, table)
-    check_api(r, template, transformed, deployed)
+    check_api(r, root, template, transformed, deployed)
 
     if r.failed:
         print(f"\ntemplate.yaml and the code DISAGREE: {r.failed} check(s) failed (FAIL lines above)")

@@ -55,6 +55,7 @@ impl App {
                 providers: Arc::new(providers),
                 settings: Arc::new(services.config.completion.clone()),
                 limiter: limiter.clone(),
+                cors: services.config.cors.clone(),
             },
             config: services.config,
             store: services.store,
@@ -72,7 +73,7 @@ enum Route {
     ChatCompletion,
 }
 
-/// Matches a path to a route and the methods it answers.
+/// Matches a path to a route and the method it answers (besides `OPTIONS`).
 fn match_route(path: &str) -> Option<(Route, Method)> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     match segments.as_slice() {
@@ -87,17 +88,34 @@ fn match_route(path: &str) -> Option<(Route, Method)> {
     }
 }
 
+/// The methods a route's preflight allows, spelled as template.yaml's preflights do.
+fn allowed_methods(method: &Method) -> &'static str {
+    if method == Method::GET {
+        "GET,OPTIONS"
+    } else {
+        "POST,OPTIONS"
+    }
+}
+
 /// Serves one request.
 pub async fn route(app: &App, req: Request<Incoming>) -> Response<LocalBody> {
     let Some((route, method)) = match_route(req.uri().path()) else {
         return plain_error(StatusCode::NOT_FOUND, "NOT_FOUND", "No such route", None);
     };
+    if req.method() == Method::OPTIONS {
+        // On AWS, API Gateway answers the preflight; here nothing else would.
+        let origin = req.headers().get(http::header::ORIGIN);
+        let mut response = Response::new(full(Bytes::new()));
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        *response.headers_mut() = app.config.cors.preflight(origin, allowed_methods(&method));
+        return response;
+    }
     if req.method() != method {
         return plain_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
             "Method not allowed on this route",
-            Some(method),
+            Some(allowed_methods(&method)),
         );
     }
     let (parts, body) = req.into_parts();
@@ -119,16 +137,24 @@ pub async fn route(app: &App, req: Request<Incoming>) -> Response<LocalBody> {
     };
     let lambda_req = Request::from_parts(parts, body);
     match route {
-        Route::GetConversation(id) => {
-            get_conversation::handle(&app.store, &app.auth, &app.limiter, with_id(lambda_req, id))
-                .await
-                .map(lambda_body)
-        }
-        Route::CloseConversation(id) => {
-            close_conversation::handle(&app.store, &app.auth, &app.limiter, with_id(lambda_req, id))
-                .await
-                .map(lambda_body)
-        }
+        Route::GetConversation(id) => get_conversation::handle(
+            &app.store,
+            &app.auth,
+            &app.limiter,
+            &app.config.cors,
+            with_id(lambda_req, id),
+        )
+        .await
+        .map(lambda_body),
+        Route::CloseConversation(id) => close_conversation::handle(
+            &app.store,
+            &app.auth,
+            &app.limiter,
+            &app.config.cors,
+            with_id(lambda_req, id),
+        )
+        .await
+        .map(lambda_body),
         // Streams: each chunk is written to the socket as the generation task sends it.
         Route::ChatCompletion => chat_completion::handle(&app.completion, lambda_req)
             .await
@@ -152,7 +178,7 @@ fn plain_error(
     status: StatusCode,
     code: &str,
     message: &str,
-    allow: Option<Method>,
+    allow: Option<&'static str>,
 ) -> Response<LocalBody> {
     let body = serde_json::json!({ "error": { "message": message, "code": code } }).to_string();
     let mut response = Response::new(full(Bytes::from(body)));
@@ -160,10 +186,10 @@ fn plain_error(
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(method) = allow
-        && let Ok(value) = HeaderValue::from_str(method.as_str())
-    {
-        response.headers_mut().insert(ALLOW, value);
+    if let Some(methods) = allow {
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(methods));
     }
     response
 }

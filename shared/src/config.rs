@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::assistant::{Assistant, Plan, ProviderKind, Tier};
 use crate::auth::{KeyError, SigningKeys};
+use crate::cors::Cors;
 use crate::provider::offline::OfflineSettings;
 use crate::rate_limit::{LimitSettings, Limits};
 
@@ -21,6 +22,9 @@ pub struct Config {
     pub dynamo: DynamoSettings,
     /// How logs are written.
     pub log_format: LogFormat,
+    /// Which browser origins may read responses (`CORS_ALLOWED_ORIGINS`: `*` or
+    /// `https://a.example,https://b.example`; unset: none).
+    pub cors: Cors,
     /// Completion defaults and provider settings.
     pub completion: CompletionSettings,
     /// Rate limits and quotas.
@@ -201,12 +205,20 @@ impl Config {
             )?),
             static_credentials: false,
         };
+        let cors = match get("CORS_ALLOWED_ORIGINS") {
+            None => Cors::Disabled,
+            Some(text) => Cors::parse(&text).map_err(|reason| ConfigError::Invalid {
+                name: "CORS_ALLOWED_ORIGINS",
+                reason,
+            })?,
+        };
         Ok(Self {
             table_name,
             signing_keys,
             token_issuer: get("SESSION_TOKEN_ISSUER"),
             dynamo,
             log_format,
+            cors,
             completion: completion_settings(&get)?,
             limits: limit_settings(&get)?,
         })
@@ -404,6 +416,43 @@ mod tests {
         ]))
         .unwrap();
         assert!(config.signing_keys.inline().is_some());
+    }
+
+    #[test]
+    fn cors_origins_are_read_and_checked() {
+        let config = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "chat"),
+            ("SESSION_SIGNING_KEYS", KEY),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.cors,
+            Cors::Disabled,
+            "no cross-origin access unless asked"
+        );
+        let config = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "chat"),
+            ("SESSION_SIGNING_KEYS", KEY),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://a.example,https://b.example",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.cors,
+            Cors::Origins(vec!["https://a.example".into(), "https://b.example".into()])
+        );
+        let err = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "chat"),
+            ("SESSION_SIGNING_KEYS", KEY),
+            ("CORS_ALLOWED_ORIGINS", "a.example"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("CORS_ALLOWED_ORIGINS is invalid")
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod assistant;
 pub mod auth;
 pub mod config;
+pub mod cors;
 pub mod domain;
 pub mod error;
 pub mod input;

@@ -1,15 +1,16 @@
 //! The frame every handler runs in: request id, a tracing span, error mapping, and the
-//! headers every response carries.
+//! headers every response carries (`x-request-id`, and CORS's).
 
 use std::time::Instant;
 
-use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{CONTENT_TYPE, HeaderValue, ORIGIN, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderName, Response, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde::Serialize;
 use tracing::Instrument;
 
+use crate::cors::Cors;
 use crate::error::ApiError;
 
 /// The header carrying the request id, on every response.
@@ -53,14 +54,16 @@ pub fn is_valid_request_id(id: &str) -> bool {
 }
 
 /// Runs `handler` for `req` inside a span tagged with the request id, turns its error
-/// into the contract's envelope, and stamps `x-request-id`, and the headers the handler
-/// put in its second argument (rate-limit headers), on whatever comes out.
-pub async fn respond<B, F>(req: Request, handler: F) -> Response<B>
+/// into the contract's envelope, and stamps `x-request-id`, the CORS headers `cors`
+/// calls for, and the headers the handler put in its second argument (rate-limit
+/// headers) on whatever comes out: JSON, errors and streams alike.
+pub async fn respond<B, F>(req: Request, cors: &Cors, handler: F) -> Response<B>
 where
     B: From<String>,
     F: AsyncFnOnce(Request, &mut HeaderMap) -> Result<Response<B>, ApiError>,
 {
     let request_id = request_id(&req);
+    let origin = req.headers().get(ORIGIN).cloned();
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
@@ -81,6 +84,7 @@ where
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
+        cors.apply(origin.as_ref(), response.headers_mut());
         tracing::info!(
             status = response.status().as_u16(),
             elapsed_ms = started.elapsed().as_secs_f64() * 1e3,

@@ -3,6 +3,7 @@
 //! already-closed apart. With rate limits on, the counters are moved first.
 
 use chat_shared::auth::Authenticator;
+use chat_shared::cors::Cors;
 use chat_shared::input::{CloseRequest, ConversationId, body_bytes};
 use chat_shared::rate_limit::{RateLimiter, count_reads};
 use chat_shared::respond::{json_response, respond};
@@ -21,9 +22,10 @@ pub async fn handle(
     store: &(impl ConversationCloser + LimitStore),
     auth: &Authenticator,
     limiter: &RateLimiter,
+    cors: &Cors,
     req: Request,
 ) -> Response<Body> {
-    respond(req, async |req, headers| {
+    respond(req, cors, async |req, headers| {
         let caller = auth.authenticate(req.headers())?;
         let ConversationId(id) = ConversationId::from_path(&req)?;
         let body = CloseRequest::parse(body_bytes(&req)?)?;

@@ -17,6 +17,7 @@ use chat_shared::ApiError;
 use chat_shared::assistant::{Assistant, Plan};
 use chat_shared::auth::Authenticator;
 use chat_shared::config::CompletionSettings;
+use chat_shared::cors::Cors;
 use chat_shared::domain::{
     Caller, ConversationStatus, Message, MessageRole, MessageStatus, new_id,
 };
@@ -55,6 +56,8 @@ pub struct Completion<S> {
     pub settings: Arc<CompletionSettings>,
     /// Rate limits and quotas.
     pub limiter: Arc<RateLimiter>,
+    /// Which browser origins may read the answers.
+    pub cors: Cors,
 }
 
 /// Handles one completion request; every outcome, errors included, is a response.
@@ -62,7 +65,7 @@ pub async fn handle<S>(deps: &Completion<S>, req: Request) -> Response<Completio
 where
     S: CompletionStore + LimitStore + Clone + 'static,
 {
-    respond(req, async |req, headers| {
+    respond(req, &deps.cors, async |req, headers| {
         let caller = deps.auth.authenticate(req.headers())?;
         let request = CompletionRequest::parse(body_bytes(&req)?)?;
         let conversation_id = request.conversation_id.unwrap_or_else(new_id);

@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
         providers: Arc::new(providers),
         settings: Arc::new(services.config.completion.clone()),
         limiter: Arc::new(services.limiter),
+        cors: services.config.cors.clone(),
     };
     let deps = &deps;
     lambda_http::run_with_streaming_response(service_fn(move |req| async move {

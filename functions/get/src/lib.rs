@@ -2,6 +2,7 @@
 //! 1,000 messages, oldest first. One DynamoDB Query for a conversation under 1 MB.
 
 use chat_shared::auth::Authenticator;
+use chat_shared::cors::Cors;
 use chat_shared::input::ConversationId;
 use chat_shared::rate_limit::{RateLimiter, count_reads};
 use chat_shared::respond::{json_response, respond};
@@ -14,9 +15,10 @@ pub async fn handle(
     store: &(impl ConversationReader + LimitStore),
     auth: &Authenticator,
     limiter: &RateLimiter,
+    cors: &Cors,
     req: Request,
 ) -> Response<Body> {
-    respond(req, async |req, headers| {
+    respond(req, cors, async |req, headers| {
         let caller = auth.authenticate(req.headers())?;
         let ConversationId(id) = ConversationId::from_path(&req)?;
         // The rate-limit counters move alongside the read: no extra round trip.

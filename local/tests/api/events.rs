@@ -58,16 +58,22 @@ async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
         let request = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("events/{name} is not an API Gateway event: {e}"));
         let (status, headers, body) = if name.starts_with("get-") {
-            let (parts, body) =
-                get_conversation::handle(&app.app.store, &app.app.auth, &app.app.limiter, request)
-                    .await
-                    .into_parts();
+            let (parts, body) = get_conversation::handle(
+                &app.app.store,
+                &app.app.auth,
+                &app.app.limiter,
+                &app.app.config.cors,
+                request,
+            )
+            .await
+            .into_parts();
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("close-") {
             let (parts, body) = close_conversation::handle(
                 &app.app.store,
                 &app.app.auth,
                 &app.app.limiter,
+                &app.app.config.cors,
                 request,
             )
             .await

@@ -100,6 +100,7 @@ async fn faulty_app() -> (TestApp, Rules) {
     let rules: Rules = Arc::new(Mutex::new(Vec::new()));
     let proxy_rules = rules.clone();
     let app = spawn_app_routed(
+        &[],
         |config| {
             config.dynamo.max_attempts = 2;
             config.dynamo.attempt_timeout = Duration::from_millis(300);
@@ -202,6 +203,7 @@ async fn dynamodb_gone_is_503() {
     let address = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
     let app = spawn_app_routed(
+        &[],
         |config| {
             config.dynamo.max_attempts = 2;
             config.dynamo.attempt_timeout = Duration::from_millis(300);

@@ -51,13 +51,22 @@ pub async fn spawn_app() -> TestApp {
 
 /// As [`spawn_app`], with a last say over the configuration.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
-    spawn_app_routed(customize, |endpoint| async move { endpoint }).await
+    spawn_app_routed(&[], customize, |endpoint| async move { endpoint }).await
 }
 
-/// As [`spawn_app_with`], with the app's DynamoDB traffic sent to the endpoint `route`
-/// returns for the engine's (a fault-injecting proxy); set-up and inspection go straight
-/// to the engine.
-pub async fn spawn_app_routed<F, Fut>(customize: impl FnOnce(&mut Config), route: F) -> TestApp
+/// As [`spawn_app`], with these environment variables in the app's configuration.
+pub async fn spawn_app_with_env(env: &[(&str, &str)]) -> TestApp {
+    spawn_app_routed(env, |_| {}, |endpoint| async move { endpoint }).await
+}
+
+/// The general form: environment variables `env`, a last say over the configuration,
+/// and the app's DynamoDB traffic sent to the endpoint `route` returns for the engine's
+/// (a fault-injecting proxy); set-up and inspection go straight to the engine.
+pub async fn spawn_app_routed<F, Fut>(
+    env: &[(&str, &str)],
+    customize: impl FnOnce(&mut Config),
+    route: F,
+) -> TestApp
 where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = String>,
@@ -68,7 +77,10 @@ where
     let mut config = config_with(|name| match name {
         "TABLE_NAME" => Some(table.clone()),
         "DYNAMODB_ENDPOINT" => Some(endpoint.clone()),
-        _ => None,
+        _ => env
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned()),
     })
     .expect("config");
     config.dynamo.static_credentials = true;
@@ -233,6 +245,24 @@ impl TestApp {
         request.send().await.expect("get")
     }
 
+    /// `POST /v2/chat/completions` with `body`, as `caller`, from a browser `origin`.
+    pub async fn complete_from(
+        &self,
+        caller: Caller,
+        body: &serde_json::Value,
+        origin: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{}/v2/chat/completions", self.base))
+            .header("authorization", bearer(&self.token(caller)))
+            .json(body);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send().await.expect("completion")
+    }
+
     pub async fn close(
         &self,
         id: &str,
@@ -269,13 +299,7 @@ pub fn bearer(token: &str) -> String {
 impl TestApp {
     /// Posts a completion with `body` as `caller`.
     pub async fn complete(&self, caller: Caller, body: &serde_json::Value) -> reqwest::Response {
-        self.http
-            .post(format!("{}/v2/chat/completions", self.base))
-            .header("authorization", bearer(&self.token(caller)))
-            .json(body)
-            .send()
-            .await
-            .expect("completion")
+        self.complete_from(caller, body, None).await
     }
 
     /// Stores an assistant in `caller`'s project and returns its id.

@@ -1,10 +1,12 @@
 //! The API over real HTTP against the local server, the embedded DynamoDB engine and the
 //! real AWS SDK client: one test binary, one stack per test.
 
+mod admin;
 mod auth;
 mod bedrock;
 mod close;
 mod completion;
+mod cors;
 mod events;
 mod faults;
 mod get;

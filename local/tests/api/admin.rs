@@ -1,0 +1,335 @@
+//! The operator commands of `chat-local` (`admin ...`, `token`), run as an operator runs
+//! them: the real binary, configured through its environment, against this test's table;
+//! then the API serving what they wrote.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use chat_shared::auth::{Authenticator, SigningKeys};
+use chat_shared::domain::{Caller, ProjectId, VisitorId};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, bearer, json, spawn_app_with_env};
+
+/// A finished run of the binary.
+struct Run {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `chat-local args` with exactly `env` (plus dummy AWS credentials), as a shell
+/// with that environment would.
+async fn chat_local(env: &[(&str, &str)], args: &[&str]) -> Run {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chat-local"))
+        .args(args)
+        .env_clear()
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_REGION", "us-east-1")
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .expect("chat-local runs");
+    Run {
+        success: output.status.success(),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// `chat-local admin args` against the app's table; its stdout, which must succeed.
+async fn admin(app: &TestApp, args: &[&str]) -> String {
+    let run = admin_run(app, args).await;
+    assert!(run.success, "admin {args:?} failed: {}", run.stderr);
+    run.stdout.trim().to_owned()
+}
+
+async fn admin_run(app: &TestApp, args: &[&str]) -> Run {
+    let endpoint = app.config.dynamo.endpoint.clone().expect("a local engine");
+    let mut all = vec!["admin"];
+    all.extend_from_slice(args);
+    chat_local(
+        &[
+            ("TABLE_NAME", app.table.as_str()),
+            ("DYNAMODB_ENDPOINT", endpoint.as_str()),
+        ],
+        &all,
+    )
+    .await
+}
+
+async fn app() -> TestApp {
+    spawn_app_with_env(&[
+        ("OFFLINE_FIRST_TOKEN_MS", "0"),
+        ("OFFLINE_TOKEN_GAP_MS", "0"),
+    ])
+    .await
+}
+
+/// Asks for a completion as a new visitor of `project`; the status and the model the
+/// stored assistant message records.
+async fn completion_model(app: &TestApp, project: &str) -> (u16, Option<String>) {
+    let caller = Caller {
+        project: ProjectId(Uuid::parse_str(project).unwrap()),
+        visitor: VisitorId(Uuid::now_v7()),
+    };
+    let response = app
+        .complete_from(
+            caller,
+            &json!({"messages": [{"role": "user", "content": "What do you sell?"}]}),
+            None,
+        )
+        .await;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return (status, None);
+    }
+    let conversation = response.headers()["x-conversation-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (status, stored) = json(
+        app.get(&conversation, Some(&bearer(&app.token(caller))))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let assistant = &stored["messages"][1];
+    assert_eq!(assistant["role"], "assistant");
+    assert_eq!(assistant["status"], "complete");
+    (
+        200,
+        assistant["metadata"]["model"].as_str().map(str::to_owned),
+    )
+}
+
+fn put_args<'a>(project: &'a str, model: &'a str, tier: &'a str) -> Vec<&'a str> {
+    vec![
+        "put-assistant",
+        "--project",
+        project,
+        "--name",
+        "Expert",
+        "--provider",
+        "offline",
+        "--model",
+        model,
+        "--system-prompt",
+        "You are the shop's expert.",
+        "--temperature",
+        "0.3",
+        "--max-output-tokens",
+        "200",
+        "--tier",
+        tier,
+    ]
+}
+
+#[tokio::test]
+async fn a_pro_project_is_answered_by_its_advanced_default_assistant() {
+    let app = app().await;
+    let project = admin(&app, &["create-project", "--plan", "pro"]).await;
+    assert!(
+        Uuid::parse_str(&project).is_ok(),
+        "prints the id: {project}"
+    );
+
+    let mut args = put_args(&project, "offline:tokens=3", "advanced");
+    args.push("--default");
+    let assistant = admin(&app, &args).await;
+    assert!(
+        Uuid::parse_str(&assistant).is_ok(),
+        "prints the id: {assistant}"
+    );
+
+    assert_eq!(
+        completion_model(&app, &project).await,
+        (200, Some("offline:tokens=3".to_owned()))
+    );
+}
+
+#[tokio::test]
+async fn updating_the_default_assistant_is_seen_by_the_next_completion() {
+    let app = app().await;
+    let project = admin(&app, &["create-project", "--plan", "pro"]).await;
+    let mut args = put_args(&project, "offline:tokens=3", "advanced");
+    args.push("--default");
+    let assistant = admin(&app, &args).await;
+    assert_eq!(
+        completion_model(&app, &project).await.1.as_deref(),
+        Some("offline:tokens=3")
+    );
+
+    // No --default: it is the default already, and its copy follows it.
+    let mut args = put_args(&project, "offline:tokens=5", "advanced");
+    args.extend(["--assistant", assistant.as_str()]);
+    assert_eq!(admin(&app, &args).await, assistant);
+    assert_eq!(
+        completion_model(&app, &project).await,
+        (200, Some("offline:tokens=5".to_owned()))
+    );
+}
+
+#[tokio::test]
+async fn another_assistant_leaves_the_default_alone_until_made_default() {
+    let app = app().await;
+    let project = admin(&app, &["create-project", "--plan", "free"]).await;
+    let mut args = put_args(&project, "offline:tokens=3", "standard");
+    args.push("--default");
+    admin(&app, &args).await;
+
+    let other = admin(&app, &put_args(&project, "offline:tokens=4", "standard")).await;
+    assert_eq!(
+        completion_model(&app, &project).await.1.as_deref(),
+        Some("offline:tokens=3"),
+        "the default did not change"
+    );
+
+    let mut args = put_args(&project, "offline:tokens=4", "standard");
+    args.extend(["--assistant", other.as_str(), "--default"]);
+    admin(&app, &args).await;
+    assert_eq!(
+        completion_model(&app, &project).await.1.as_deref(),
+        Some("offline:tokens=4")
+    );
+}
+
+#[tokio::test]
+async fn an_advanced_default_on_the_free_plan_is_written_with_a_warning_and_answers_402() {
+    let app = app().await;
+    let project = admin(&app, &["create-project", "--plan", "free"]).await;
+    let mut args = put_args(&project, "offline", "advanced");
+    args.push("--default");
+    let run = admin_run(&app, &args).await;
+    assert!(run.success, "{}", run.stderr);
+    assert!(run.stderr.contains("warning"), "{}", run.stderr);
+    assert_eq!(completion_model(&app, &project).await.0, 402);
+}
+
+#[tokio::test]
+async fn refused_admin_commands_say_why_and_write_nothing() {
+    let app = app().await;
+    let project = Uuid::now_v7().to_string();
+    admin(
+        &app,
+        &["create-project", "--plan", "free", "--project", &project],
+    )
+    .await;
+    let before = app.snapshot().await;
+
+    let again = admin_run(
+        &app,
+        &["create-project", "--plan", "pro", "--project", &project],
+    )
+    .await;
+    assert!(!again.success);
+    assert!(again.stderr.contains("exists already"), "{}", again.stderr);
+
+    let unknown = Uuid::now_v7().to_string();
+    let orphan = admin_run(&app, &put_args(&unknown, "offline", "standard")).await;
+    assert!(!orphan.success);
+    assert!(
+        orphan.stderr.contains("does not exist"),
+        "{}",
+        orphan.stderr
+    );
+
+    let mut args = put_args(&project, "offline", "standard");
+    let temperature = args.iter().position(|a| *a == "--temperature").unwrap() + 1;
+    args[temperature] = "7";
+    let hot = admin_run(&app, &args).await;
+    assert!(!hot.success);
+    assert!(hot.stderr.contains("temperature"), "{}", hot.stderr);
+
+    assert_eq!(app.snapshot().await, before, "nothing was written");
+}
+
+/// A stand-in for the Secrets Manager endpoint: answers every GetSecretValue with
+/// `secret`, and records the ids asked for.
+async fn secrets_endpoint(secret: &'static str) -> (String, Arc<Mutex<Vec<Value>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let seen = seen.clone();
+                        async move {
+                            let target = req.headers()["x-amz-target"].to_str().unwrap().to_owned();
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let request: Value = serde_json::from_slice(&body).unwrap();
+                            seen.lock()
+                                .unwrap()
+                                .push(json!({"target": target, "request": request}));
+                            let answer = json!({
+                                "ARN": request["SecretId"],
+                                "Name": "signing-keys",
+                                "SecretString": secret,
+                                "VersionId": "v1",
+                            });
+                            let response = http::Response::builder()
+                                .header("content-type", "application/x-amz-json-1.1")
+                                .body(Full::new(Bytes::from(answer.to_string())))
+                                .unwrap();
+                            Ok::<_, Infallible>(response)
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (url, asked)
+}
+
+#[tokio::test]
+async fn the_token_command_signs_with_keys_read_from_their_secret() {
+    const KEYS: &str =
+        "k2:0123456789abcdef0123456789abcdef-new,k1:0123456789abcdef0123456789abcdef-old";
+    const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:chat-keys-AbCdEf";
+    let (endpoint, asked) = secrets_endpoint(KEYS).await;
+    let (project, visitor) = (Uuid::now_v7(), Uuid::now_v7());
+    let run = chat_local(
+        &[
+            ("SESSION_SIGNING_KEYS_SECRET_ARN", ARN),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint.as_str()),
+        ],
+        &[
+            "token",
+            "--project",
+            &project.to_string(),
+            "--visitor",
+            &visitor.to_string(),
+        ],
+    )
+    .await;
+    assert!(run.success, "{}", run.stderr);
+    let token = run.stdout.trim();
+
+    let asked = asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0]["target"], "secretsmanager.GetSecretValue");
+    assert_eq!(asked[0]["request"]["SecretId"], ARN);
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(
+        header.kid.as_deref(),
+        Some("k2"),
+        "signed with the newest key"
+    );
+    let caller = Authenticator::new(&SigningKeys::parse(KEYS).unwrap(), None)
+        .verify(token)
+        .expect("verifies with the secret's keys");
+    assert_eq!(caller.project.0, project);
+    assert_eq!(caller.visitor.0, visitor);
+}

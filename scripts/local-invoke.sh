@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# Runs every sample event in events/ through the real Lambda binaries as Lambda runs them,
+# under `cargo lambda watch` (cargo-lambda's emulation of the Lambda runtime API), against
+# the embedded DynamoDB engine of `chat-local serve` with its demo data, and checks that
+# each answers with the status local/tests/api/events.rs expects of it. Then streams one
+# completion with `curl -N`, printing its chunks as they arrive. Exits non-zero on any
+# mismatch.
+#
+#   scripts/local-invoke.sh
+#
+#   ENGINE_PORT   the embedded engine's port (default 8000)
+#   INVOKE_PORT   cargo lambda watch's port (default 9000)
+#
+# The binary comes from the event file's name: get-conversation-*, close-conversation-*,
+# chat-completion-*. Events run get first, then completion, then close, because a close
+# event closes the demo conversation the others read and write. The buffered functions are
+# invoked with `cargo lambda invoke` and the statusCode of the API Gateway response it
+# prints is compared. The completion function streams (run_with_streaming_response), and for
+# such a function `cargo lambda invoke` prints only the body and fails on any status but 200,
+# so its events are posted with curl to the same emulator endpoint
+# (/2015-03-31/functions/<binary>/invocations), which relays the status, headers and chunks
+# of the function's response stream as an HTTP response.
+#
+# The stream goes through that endpoint too, with an API Gateway REST event as on AWS. Not
+# through watch's function URL emulation (/lambda-url/<binary>/...): that sends a function
+# URL (HTTP API v2) event, which the binaries cannot parse, since lambda_http is compiled with
+# the REST event shape only (Cargo.toml), and it answers 500 DeserializeError.
+#
+# Needs the Rust toolchain, curl and Python 3; installs cargo-lambda like
+# scripts/sam-build.sh (scripts/lib/deploy-tools.sh). On a shared machine:
+#   nice -n 10 env CARGO_BUILD_JOBS=1 scripts/local-invoke.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ENGINE_PORT="${ENGINE_PORT:-8000}"
+INVOKE_PORT="${INVOKE_PORT:-9000}"
+
+source scripts/lib/deploy-tools.sh
+ensure_deploy_tools deploy-requirements.txt build-requirements.txt
+python="$DEPLOY_VENV/bin/python"
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+    local status=$?
+    # Each background job leads its own process group (setsid): end it with its children
+    # (cargo run and the function processes cargo lambda watch starts).
+    for pid in "${pids[@]}"; do
+        kill -TERM -- "-$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$work"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+trap 'exit 141' PIPE
+
+fail() {
+    echo "FAIL  $*" >&2
+    exit 1
+}
+
+# wait_for LOG PATTERN SECONDS WHAT: until LOG has a line matching PATTERN.
+wait_for() {
+    local log="$1" pattern="$2" seconds="$3" what="$4" i
+    for ((i = 0; i < seconds * 4; i++)); do
+        grep -q -- "$pattern" "$log" 2>/dev/null && return 0
+        sleep 0.25
+    done
+    echo "--- $log" >&2
+    tail -n 40 "$log" >&2 || true
+    fail "$what did not start within ${seconds} s"
+}
+
+# wait_for_port PORT SECONDS WHAT: until something listens on 127.0.0.1:PORT.
+wait_for_port() {
+    local port="$1" seconds="$2" what="$3" i
+    for ((i = 0; i < seconds * 4; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.25
+    done
+    fail "$what is not listening on 127.0.0.1:$port after ${seconds} s"
+}
+
+for port in "$ENGINE_PORT" "$INVOKE_PORT"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        fail "127.0.0.1:$port is in use (set ENGINE_PORT / INVOKE_PORT)"
+    fi
+done
+
+# The expected statuses, from the test that runs the same files in-process.
+declare -A expected
+while read -r name status; do
+    expected["$name"]="$status"
+done < <(grep -oE '\("[A-Za-z0-9._-]+\.json", *[0-9]{3}\)' local/tests/api/events.rs |
+    sed -E 's/\("([^"]+)", *([0-9]+)\)/\1 \2/')
+[[ ${#expected[@]} -gt 0 ]] || fail "no expected statuses found in local/tests/api/events.rs"
+
+# The development key the sample events are signed with.
+dev_keys="$(sed -nE 's/.*DEV_SIGNING_KEYS: &str = "([^"]+)";.*/\1/p' local/src/settings.rs)"
+[[ -n "$dev_keys" ]] || fail "DEV_SIGNING_KEYS not found in local/src/settings.rs"
+demo_project="$(sed -nE 's/.*DEMO_PROJECT: Uuid = uuid!\("([^"]+)"\);.*/\1/p' local/src/seed.rs)"
+demo_visitor="$(sed -nE 's/.*DEMO_VISITOR: Uuid = uuid!\("([^"]+)"\);.*/\1/p' local/src/seed.rs)"
+[[ -n "$demo_project" && -n "$demo_visitor" ]] || fail "the demo ids were not found in local/src/seed.rs"
+
+echo "--- building chat-local and the function binaries"
+cargo build --quiet --bin chat-local \
+    --bin get-conversation --bin close-conversation --bin chat-completion
+
+echo "--- chat-local serve: embedded DynamoDB on 127.0.0.1:$ENGINE_PORT, demo data"
+# Its own engine, whatever this shell points DynamoDB at; the API itself is not used here.
+setsid env -u DYNAMODB_ENDPOINT -u SESSION_SIGNING_KEYS_SECRET_ARN \
+    TABLE_NAME=chat-local SESSION_SIGNING_KEYS="$dev_keys" LOG_FORMAT=text \
+    target/debug/chat-local serve --engine-addr "127.0.0.1:$ENGINE_PORT" --addr 127.0.0.1:0 \
+    >"$work/serve.log" 2>&1 &
+pids+=($!)
+wait_for "$work/serve.log" "chat API listening" 60 "chat-local serve"
+
+echo "--- cargo lambda watch on 127.0.0.1:$INVOKE_PORT"
+function_env=(
+    TABLE_NAME=chat-local
+    "SESSION_SIGNING_KEYS=$dev_keys"
+    "DYNAMODB_ENDPOINT=http://127.0.0.1:$ENGINE_PORT"
+    AWS_ACCESS_KEY_ID=local
+    AWS_SECRET_ACCESS_KEY=local
+    AWS_REGION=us-east-1
+    LOG_FORMAT=text
+    "CORS_ALLOWED_ORIGINS=*"
+    OFFLINE_FIRST_TOKEN_MS=100
+    OFFLINE_TOKEN_GAP_MS=50
+)
+env_args=()
+for pair in "${function_env[@]}"; do env_args+=(--env-var "$pair"); done
+setsid env -u SESSION_SIGNING_KEYS_SECRET_ARN "${function_env[@]}" \
+    cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
+    --ignore-changes --disable-cors "${env_args[@]}" >"$work/watch.log" 2>&1 &
+pids+=($!)
+wait_for_port "$INVOKE_PORT" 120 "cargo lambda watch"
+
+invocations="http://127.0.0.1:$INVOKE_PORT/2015-03-31/functions"
+
+# status_of_invoke BINARY FILE: the statusCode `cargo lambda invoke` prints.
+status_of_invoke() {
+    local output
+    if ! output="$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
+        "$1" --data-file "$2" 2>"$work/invoke.err")"; then
+        cat "$work/invoke.err" >&2
+        echo "invoke-failed"
+        return
+    fi
+    printf '%s' "$output" | "$python" -c 'import json, sys; print(json.load(sys.stdin)["statusCode"])' \
+        2>/dev/null || echo "no-statusCode"
+}
+
+# status_of_stream BINARY FILE: the status of a streamed invocation, as the emulator relays
+# it from the function's response prelude.
+status_of_stream() {
+    curl -sS -N -o "$work/stream.out" -w '%{http_code}' --max-time 120 \
+        -X POST --data-binary "@$2" "$invocations/$1/invocations" || echo "curl-failed"
+}
+
+# Order: get, then completion, then close (which closes the demo conversation).
+shopt -s nullglob
+files=()
+for prefix in get-conversation chat-completion close-conversation; do
+    for path in events/"$prefix"*.json; do files+=("${path#events/}"); done
+done
+for path in events/*.json; do
+    case "${path#events/}" in
+        get-conversation* | chat-completion* | close-conversation*) ;;
+        *) fail "$path: no function's name starts it (get-conversation, close-conversation, chat-completion)" ;;
+    esac
+done
+
+echo "--- invoking ${#files[@]} events"
+mismatches=0
+for file in "${files[@]}"; do
+    case "$file" in
+        get-conversation*) binary=get-conversation mode=invoke ;;
+        close-conversation*) binary=close-conversation mode=invoke ;;
+        chat-completion*) binary=chat-completion mode=stream ;;
+    esac
+    want="${expected[$file]:-}"
+    if [[ -z "$want" ]]; then
+        echo "FAIL  events/$file: no expected status in local/tests/api/events.rs"
+        mismatches=$((mismatches + 1))
+        continue
+    fi
+    if [[ "$mode" == invoke ]]; then
+        got="$(status_of_invoke "$binary" "events/$file")"
+    else
+        got="$(status_of_stream "$binary" "events/$file")"
+    fi
+    if [[ "$got" == "$want" ]]; then
+        printf 'ok    %-45s %-19s %s\n' "$file" "$binary" "$got"
+    else
+        printf 'FAIL  %-45s %-19s got %s, want %s\n' "$file" "$binary" "$got" "$want"
+        mismatches=$((mismatches + 1))
+    fi
+done
+for name in "${!expected[@]}"; do
+    [[ -f "events/$name" ]] || {
+        echo "FAIL  events/$name is expected by local/tests/api/events.rs but missing"
+        mismatches=$((mismatches + 1))
+    }
+done
+
+echo "--- streaming one completion with curl -N"
+# A new conversation of the demo visitor (the demo one is closed by now), its chunks
+# printed as they arrive.
+token="$(env -u SESSION_SIGNING_KEYS_SECRET_ARN SESSION_SIGNING_KEYS="$dev_keys" \
+    target/debug/chat-local token --project "$demo_project" --visitor "$demo_visitor" --ttl 600)"
+"$python" - "$token" >"$work/stream-event.json" <<'EOF'
+import json, sys
+body = json.dumps({"stream": True, "messages": [{"role": "user", "content": "Do you ship to Canada?"}]})
+print(json.dumps({
+    "resource": "/v2/chat/completions", "path": "/v2/chat/completions", "httpMethod": "POST",
+    "headers": {"Authorization": f"Bearer {sys.argv[1]}", "Content-Type": "application/json",
+                "Origin": "https://shop.example"},
+    "multiValueHeaders": {"Authorization": [f"Bearer {sys.argv[1]}"],
+                          "Content-Type": ["application/json"], "Origin": ["https://shop.example"]},
+    "queryStringParameters": None, "multiValueQueryStringParameters": None,
+    "pathParameters": None, "stageVariables": None,
+    "requestContext": {"resourcePath": "/v2/chat/completions", "httpMethod": "POST",
+                       "path": "/prod/v2/chat/completions", "stage": "prod",
+                       "requestId": "local-invoke-stream", "accountId": "123456789012",
+                       "identity": {"sourceIp": "127.0.0.1"}},
+    "body": body, "isBase64Encoded": False,
+}))
+EOF
+curl -sS -N -D "$work/stream.headers" --max-time 120 -X POST \
+    --data-binary "@$work/stream-event.json" "$invocations/chat-completion/invocations" |
+    tee "$work/stream.out" || true
+status="$(awk 'NR == 1 { print $2 }' "$work/stream.headers" 2>/dev/null)"
+echo
+check_stream() {
+    [[ "$status" == 200 ]] || { echo "status $status"; return 1; }
+    grep -qi '^content-type: text/event-stream' "$work/stream.headers" || { echo "not an event stream"; return 1; }
+    grep -qi '^access-control-allow-origin: \*' "$work/stream.headers" || { echo "no CORS header"; return 1; }
+    grep -q '"type":"text-delta"' "$work/stream.out" || { echo "no text-delta chunk"; return 1; }
+    [[ "$(tail -c 14 "$work/stream.out")" == "data: [DONE]" ]] || { echo "does not end with data: [DONE]"; return 1; }
+}
+if why="$(check_stream)"; then
+    echo "ok    streamed completion: 200, text/event-stream, CORS, text deltas, [DONE]"
+else
+    echo "FAIL  streamed completion: $why"
+    mismatches=$((mismatches + 1))
+fi
+
+if [[ $mismatches -gt 0 ]]; then
+    echo "--- cargo lambda watch log (last 40 lines)"
+    tail -n 40 "$work/watch.log"
+    echo "$mismatches mismatch(es)"
+    exit 1
+fi
+echo "all ${#files[@]} events and the stream answered as expected"
