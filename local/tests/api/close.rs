@@ -12,7 +12,7 @@ async fn stored(app: &TestApp, caller: chat_shared::domain::Caller, id: &str) ->
 }
 
 #[tokio::test]
-async fn close_with_a_reason_closes_in_one_update() {
+async fn close_with_a_reason_closes_with_one_update_after_the_counters() {
     let app = spawn_app().await;
     let caller = new_caller();
     let id = app.create_conversation(caller, 2).await.to_string();

@@ -27,7 +27,7 @@ const MESSAGE_KEYS: [&str; 15] = [
 ];
 
 #[tokio::test]
-async fn returns_the_conversation_with_its_messages_oldest_first_in_one_query() {
+async fn returns_the_conversation_with_its_messages_oldest_first_in_one_round_trip() {
     let app = spawn_app().await;
     let caller = new_caller();
     let id = app.create_conversation(caller, 20).await;
