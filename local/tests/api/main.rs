@@ -9,3 +9,4 @@ mod events;
 mod get;
 mod helpers;
 mod openai;
+mod openapi;
