@@ -10,3 +10,4 @@ mod get;
 mod helpers;
 mod openai;
 mod openapi;
+mod security;
