@@ -2,6 +2,10 @@
 //! every status a request here gets is declared for its operation (with the headers the
 //! spec requires), and the required keys of the spec's objects are exactly the keys the
 //! code emits, taken from real responses of the running local server.
+//!
+//! Beyond the requests made here, the test server (`helpers::serve_checked`) checks the
+//! status of every API response any test observes against the spec, and fails that test
+//! when one is undeclared.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -81,6 +85,24 @@ fn the_spec_declares_exactly_the_servers_routes() {
         .map(|(method, path)| ((*method).to_owned(), (*path).to_owned()))
         .collect();
     assert_eq!(spec_operations(&spec), served);
+}
+
+#[test]
+fn every_status_the_sample_events_get_is_declared() {
+    // The events run through the handlers in-process (events.rs), not over HTTP, so the
+    // test server's own check (helpers::serve_checked) does not see them.
+    let declared = crate::helpers::declared_statuses();
+    for (file, status) in crate::events::EXPECTED {
+        let operation = if file.starts_with("get-") {
+            GET
+        } else if file.starts_with("close-") {
+            CLOSE
+        } else {
+            COMPLETE
+        };
+        let key = (operation.0.to_owned(), operation.1.to_owned());
+        assert!(declared[&key].contains(status), "events/{file}: {status}");
+    }
 }
 
 #[test]
