@@ -65,6 +65,14 @@ impl App {
     }
 }
 
+/// The API's operations as `(method, path template)`: what `match_route` serves, and
+/// what `openapi.yaml` must declare (checked by `local/tests/api/openapi.rs`).
+pub const ROUTES: [(&str, &str); 3] = [
+    ("GET", "/v2/conversations/{conversationId}"),
+    ("POST", "/v2/conversations/{conversationId}/close"),
+    ("POST", "/v2/chat/completions"),
+];
+
 /// The API's routes.
 #[derive(Debug, PartialEq, Eq)]
 enum Route {
@@ -238,6 +246,21 @@ mod tests {
             Some((Route::CloseConversation("abc".into()), Method::POST))
         );
         assert_eq!(match_route("/v2/conversations"), None);
+        assert_eq!(match_route("/v2/chat/completions/x"), None);
         assert_eq!(match_route("/v1/conversations/abc"), None);
+    }
+
+    #[test]
+    fn the_route_table_is_what_match_route_serves() {
+        let mut kinds = Vec::new();
+        for (method, template) in ROUTES {
+            let (route, served) =
+                match_route(&template.replace("{conversationId}", "x")).expect("a route");
+            assert_eq!(served.as_str(), method, "{template}");
+            kinds.push(std::mem::discriminant(&route));
+        }
+        // Each of the three routes appears once.
+        kinds.dedup();
+        assert_eq!(kinds.len(), 3);
     }
 }

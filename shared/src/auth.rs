@@ -382,6 +382,97 @@ mod tests {
     }
 
     #[test]
+    fn kid_and_header_tricks_are_refused() {
+        let keys = SigningKeys::parse(&format!("new:{SECRET_B},old:{SECRET_A}")).unwrap();
+        let auth = Authenticator::new(&keys, None);
+        let now = now_secs();
+        let claims = Claims {
+            sub: Uuid::now_v7(),
+            pid: Uuid::now_v7(),
+            iat: now,
+            exp: now + 60,
+            nbf: None,
+            iss: None,
+        };
+        let sign = |header: Header, secret: &str| {
+            jsonwebtoken::encode(
+                &header,
+                &claims,
+                &EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .unwrap()
+        };
+        let with_kid = |kid: &str| {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(kid.to_owned());
+            header
+        };
+        // Signed with the old key but claiming the new kid, and the other way round.
+        assert_refused(auth.verify(&sign(with_kid("new"), SECRET_A)), true);
+        assert_refused(auth.verify(&sign(with_kid("old"), SECRET_B)), true);
+        // No kid means the newest key only: an old-key token must name its kid.
+        assert_refused(
+            auth.verify(&sign(Header::new(Algorithm::HS256), SECRET_A)),
+            true,
+        );
+        assert!(
+            auth.verify(&sign(Header::new(Algorithm::HS256), SECRET_B))
+                .is_ok()
+        );
+        // Kids are looked up, never used as paths, URLs or keys.
+        for kid in [
+            "",
+            "../../../../dev/null",
+            "https://evil.example/k",
+            SECRET_A,
+            "new ",
+        ] {
+            assert_refused(
+                auth.verify(&sign(with_kid(kid), "attacker-secret-of-at-least-32-bytes")),
+                true,
+            );
+        }
+        // An embedded jwk or jku naming the attacker's key is ignored.
+        let mut jku = with_kid("new");
+        jku.jku = Some("https://evil.example/jwks.json".into());
+        assert_refused(
+            auth.verify(&sign(jku, "attacker-secret-of-at-least-32-bytes")),
+            true,
+        );
+        // Any other algorithm, with a key the server has, is refused before verifying.
+        for alg in [Algorithm::HS384, Algorithm::HS512] {
+            let mut header = with_kid("new");
+            header.alg = alg;
+            assert_refused(auth.verify(&sign(header, SECRET_B)), true);
+        }
+    }
+
+    #[test]
+    fn a_token_replays_until_its_exp_and_no_longer() {
+        // Nothing but `exp` limits replay: the server keeps no token state. What bounds
+        // the damage is the short lifetime the minting side chooses and the token's scope
+        // (one visitor of one project).
+        let keys = SigningKeys::parse(&format!("k:{SECRET_A}")).unwrap();
+        let auth = Authenticator::new(&keys, None);
+        let minter = TokenMinter::new(&keys);
+        let caller = caller();
+        let token = minter.mint(caller, 60);
+        for _ in 0..3 {
+            assert_eq!(auth.verify(&token).unwrap(), caller);
+        }
+        let now = now_secs();
+        let lapsed = minter.mint_claims(&Claims {
+            sub: caller.visitor.0,
+            pid: caller.project.0,
+            iat: now - 600,
+            exp: now - CLOCK_SKEW_SECS - 1,
+            nbf: None,
+            iss: None,
+        });
+        assert_refused(auth.verify(&lapsed), true);
+    }
+
+    #[test]
     fn key_lists_are_validated() {
         assert!(matches!(SigningKeys::parse(""), Err(KeyError::Empty)));
         assert!(matches!(

@@ -1,6 +1,8 @@
 //! Logging: JSON lines on Lambda, readable text locally; the level from `LOG_LEVEL`
 //! (a target list such as `info,aws_smithy_runtime=warn`).
 
+use tracing::Level;
+use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
@@ -9,13 +11,42 @@ use crate::config::LogFormat;
 /// The filter used when `LOG_LEVEL` is unset: our lines at info, the SDK's at warn.
 pub const DEFAULT_LOG_LEVEL: &str = "info,aws_smithy_runtime=warn,aws_config=warn,hyper=warn";
 
+/// Dependencies that write request or response bodies (prompts, answers, stored
+/// messages, the `Authorization` header) at TRACE: `lambda_runtime` logs every raw
+/// event it receives, the HTTP stacks their payloads. They are held at DEBUG whatever
+/// `LOG_LEVEL` asks, so no level setting puts visitors' text or tokens in the logs.
+pub const BODY_LOGGING_TARGETS: [&str; 8] = [
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
+    "aws_smithy_runtime",
+    "aws_smithy_http_client",
+    "hyper",
+    "h2",
+    "reqwest",
+];
+
+/// The filter for a `LOG_LEVEL` value (the default when it does not parse).
+pub fn level_filter(level: &str) -> Targets {
+    level
+        .parse()
+        .unwrap_or_else(|_| DEFAULT_LOG_LEVEL.parse().expect("default log level parses"))
+}
+
+/// The second filter every subscriber gets: [`BODY_LOGGING_TARGETS`] at DEBUG at most.
+pub fn body_logging_cap() -> Targets {
+    BODY_LOGGING_TARGETS.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |targets, target| targets.with_target(*target, Level::DEBUG),
+    )
+}
+
 /// Installs the global subscriber once; later calls are no-ops.
 pub fn init(format: LogFormat) {
     let level = std::env::var("LOG_LEVEL").unwrap_or_else(|_| DEFAULT_LOG_LEVEL.to_owned());
-    let targets: Targets = level
-        .parse()
-        .unwrap_or_else(|_| DEFAULT_LOG_LEVEL.parse().expect("default log level parses"));
-    let registry = tracing_subscriber::registry().with(targets);
+    let registry = tracing_subscriber::registry()
+        .with(level_filter(&level))
+        .with(body_logging_cap());
     let result = match format {
         LogFormat::Json => registry
             .with(
@@ -32,4 +63,25 @@ pub fn init(format: LogFormat) {
     };
     // Already installed (tests, or the local server calling twice): keep the first.
     let _ = result;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_everywhere_still_holds_body_logging_targets_at_debug() {
+        let level = level_filter("trace");
+        let cap = body_logging_cap();
+        assert!(level.would_enable("lambda_runtime::layers::api_response", &Level::TRACE));
+        for target in [
+            "lambda_runtime::layers::api_response",
+            "aws_smithy_runtime::client::orchestrator",
+            "hyper::proto::h1",
+        ] {
+            assert!(!cap.would_enable(target, &Level::TRACE), "{target}");
+            assert!(cap.would_enable(target, &Level::DEBUG), "{target}");
+        }
+        assert!(cap.would_enable("chat_shared::respond", &Level::TRACE));
+    }
 }

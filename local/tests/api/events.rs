@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use chat_local::seed::seed_demo;
 
 /// The status each sample event must produce. A new file needs a line here.
-const EXPECTED: &[(&str, u16)] = &[
+pub const EXPECTED: &[(&str, u16)] = &[
     ("chat-completion.json", 200),
     ("chat-completion-stream.json", 200),
     ("chat-completion-new-conversation.json", 200),

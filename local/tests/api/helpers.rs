@@ -1,12 +1,14 @@
 //! `spawn_app`: an embedded engine, a fresh table, the local server on a free port, and
 //! a DynamoDB client whose every request is logged, so tests count round trips.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chat_local::call_log::{CallLog, CallLogInterceptor};
 use chat_local::engine::EmbeddedDynamo;
-use chat_local::server::{App, serve};
+use chat_local::server::{App, LocalBody, ROUTES, route};
 use chat_local::settings::config_with;
 use chat_shared::assistant::{Assistant, Plan, ProjectSettings, ProviderKind, Tier};
 use chat_shared::auth::{Claims, SigningKeys, TokenMinter, now_secs};
@@ -41,6 +43,9 @@ pub struct TestApp {
     pub calls: Arc<CallLog>,
     /// The app, for in-process handler calls.
     pub app: Arc<App>,
+    /// Responses whose status `openapi.yaml` does not declare for their operation: a
+    /// test that sees one fails when its app is dropped.
+    undeclared: Arc<Mutex<Vec<String>>>,
     _engine: EmbeddedDynamo,
     _shutdown: oneshot::Sender<()>,
 }
@@ -101,9 +106,13 @@ where
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (shutdown, stopped) = oneshot::channel::<()>();
-    tokio::spawn(serve(listener, app.clone(), async move {
-        let _ = stopped.await;
-    }));
+    let undeclared = Arc::new(Mutex::new(Vec::new()));
+    tokio::spawn(serve_checked(
+        listener,
+        app.clone(),
+        undeclared.clone(),
+        stopped,
+    ));
     TestApp {
         base,
         http: reqwest::Client::new(),
@@ -112,8 +121,99 @@ where
         config,
         calls,
         app,
+        undeclared,
         _engine: engine,
         _shutdown: shutdown,
+    }
+}
+
+/// The statuses `openapi.yaml` declares for each `(METHOD, path template)`.
+pub fn declared_statuses() -> &'static BTreeMap<(String, String), BTreeSet<u16>> {
+    static DECLARED: OnceLock<BTreeMap<(String, String), BTreeSet<u16>>> = OnceLock::new();
+    DECLARED.get_or_init(|| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
+        let spec: serde_json::Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(path).expect("openapi.yaml"))
+                .expect("openapi.yaml is YAML");
+        let mut declared = BTreeMap::new();
+        for (template, item) in spec["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("path item") {
+                let Some(responses) = operation.get("responses").and_then(|r| r.as_object()) else {
+                    continue;
+                };
+                let statuses = responses.keys().filter_map(|s| s.parse().ok()).collect();
+                declared.insert((method.to_uppercase(), template.clone()), statuses);
+            }
+        }
+        declared
+    })
+}
+
+/// The operation (`ROUTES` entry) a request is for, when it is one of the API's.
+pub fn operation_of(method: &str, path: &str) -> Option<(&'static str, &'static str)> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    ROUTES.into_iter().find(|(route_method, template)| {
+        let pattern: Vec<&str> = template.split('/').collect();
+        *route_method == method
+            && pattern.len() == segments.len()
+            && pattern
+                .iter()
+                .zip(&segments)
+                .all(|(p, s)| p == s || (p.starts_with('{') && !s.is_empty()))
+    })
+}
+
+/// The local server's accept loop, checking every API response's status against the spec.
+async fn serve_checked(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    undeclared: Arc<Mutex<Vec<String>>>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => continue,
+            },
+            _ = &mut stopped => return,
+        };
+        let app = app.clone();
+        let undeclared = undeclared.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let app = app.clone();
+                let undeclared = undeclared.clone();
+                let operation = operation_of(req.method().as_str(), req.uri().path());
+                async move {
+                    let response: http::Response<LocalBody> = route(&app, req).await;
+                    let status = response.status().as_u16();
+                    if let Some((method, template)) = operation
+                        && !declared_statuses()
+                            .get(&(method.to_owned(), template.to_owned()))
+                            .is_some_and(|statuses| statuses.contains(&status))
+                    {
+                        undeclared
+                            .lock()
+                            .unwrap()
+                            .push(format!("{method} {template} answered {status}"));
+                    }
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let undeclared = self.undeclared.lock().unwrap();
+        if !undeclared.is_empty() && !std::thread::panicking() {
+            panic!("statuses openapi.yaml does not declare: {undeclared:?}");
+        }
     }
 }
 

@@ -13,3 +13,5 @@ mod get;
 mod helpers;
 mod limits;
 mod openai;
+mod openapi;
+mod security;
