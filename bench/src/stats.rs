@@ -28,6 +28,18 @@ impl Samples {
         sorted[rank - 1]
     }
 
+    /// The `q`-quantile of each of `blocks` consecutive stretches of the samples (in the
+    /// order taken), then the median of those: a burst of load from other processes on the
+    /// machine spoils one stretch, not the figure.
+    pub fn blocked_quantile(&self, q: f64, blocks: usize) -> f64 {
+        let size = self.0.len().div_ceil(blocks.max(1)).max(1);
+        let mut per_block = Samples::default();
+        for block in self.0.chunks(size) {
+            per_block.0.push(Samples(block.to_vec()).quantile(q));
+        }
+        per_block.median()
+    }
+
     /// The median.
     pub fn median(&self) -> f64 {
         self.quantile(0.5)
