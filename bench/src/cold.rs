@@ -1,0 +1,158 @@
+//! Function binaries under the loopback Lambda Runtime API: cold starts (spawn → first
+//! poll, spawn → first response posted), the streaming path, and peak memory.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use chat_local::runtime_api::{Invocation, RuntimeApi};
+use tokio::process::{Child, Command};
+
+use crate::stack::{BoxError, SECRET_ARN, Stack, TABLE};
+
+/// A function binary, as Lambda would start it.
+#[derive(Clone, Debug)]
+pub struct Function {
+    pub name: &'static str,
+    pub path: PathBuf,
+}
+
+impl Function {
+    pub fn at(dir: &Path, name: &'static str) -> Self {
+        Self {
+            name,
+            path: dir.join(name),
+        }
+    }
+}
+
+/// A running function process with its Runtime API.
+pub struct Running {
+    pub runtime: RuntimeApi,
+    pub child: Child,
+    pub spawned: Instant,
+}
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Starts `function` with the environment Lambda and `template.yaml` give it, with
+/// `event` already queued (so the first poll is answered at once).
+pub async fn spawn(
+    stack: &Stack,
+    function: &Function,
+    event: Option<(&str, &str)>,
+) -> Result<Running, BoxError> {
+    let runtime = RuntimeApi::start().await?;
+    if let Some((id, event)) = event {
+        runtime.invoke(id, event);
+    }
+    let mut command = Command::new(&function.path);
+    command
+        .env_clear()
+        // What the Lambda service sets.
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.address())
+        .env("AWS_LAMBDA_FUNCTION_NAME", function.name)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", function.name),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]0000")
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env("_HANDLER", "bootstrap")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "ASIABENCHMARKLOCAL00")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_SESSION_TOKEN", "local")
+        .env("TZ", ":UTC")
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        // What template.yaml sets.
+        .env("TABLE_NAME", TABLE)
+        .env("SESSION_SIGNING_KEYS_SECRET_ARN", SECRET_ARN)
+        .env("LOG_FORMAT", "json")
+        .env("CORS_ALLOWED_ORIGINS", "*")
+        // The same visitor is invoked hundreds of times a minute here; the limiter's
+        // own cost is in the round-trip rows, which run with it on.
+        .env("RATE_LIMITS_ENABLED", "false")
+        // Where the AWS services are on this machine.
+        .env("DYNAMODB_ENDPOINT", stack.engine.endpoint())
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &stack.secrets_endpoint)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let spawned = Instant::now();
+    let child = command.spawn()?;
+    Ok(Running {
+        runtime,
+        child,
+        spawned,
+    })
+}
+
+impl Running {
+    pub async fn first_poll(&self) -> Result<Instant, BoxError> {
+        Ok(tokio::time::timeout(WAIT, self.runtime.first_poll()).await?)
+    }
+
+    pub async fn response(&self, id: &str) -> Result<Invocation, BoxError> {
+        let invocation = tokio::time::timeout(WAIT, self.runtime.response(id))
+            .await
+            .map_err(|_| format!("no response to {id} within {WAIT:?}"))?;
+        let status = status_of(&invocation);
+        if invocation.error || status != Some(200) {
+            return Err(format!(
+                "{id}: error={} status={status:?} body={}",
+                invocation.error,
+                String::from_utf8_lossy(&invocation.body[..invocation.body.len().min(400)])
+            )
+            .into());
+        }
+        Ok(invocation)
+    }
+
+    /// Waits until the function asks for its `n`th event.
+    pub async fn polled(&self, n: u64) -> Result<(), BoxError> {
+        let deadline = Instant::now() + WAIT;
+        while self.runtime.polls() < n {
+            if Instant::now() > deadline {
+                return Err("the function stopped polling".into());
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        Ok(())
+    }
+
+    /// Peak resident memory so far (VmHWM), in MB (10^6 bytes).
+    pub fn peak_rss_mb(&self) -> Option<f64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024.0 / 1e6)
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// The HTTP status a function answered with: from the buffered API Gateway response, or
+/// from a streaming response's prelude.
+pub fn status_of(invocation: &Invocation) -> Option<u64> {
+    if invocation.streaming {
+        let (prelude, _) = invocation.split_prelude()?;
+        prelude["statusCode"].as_u64()
+    } else {
+        let body: serde_json::Value = serde_json::from_slice(&invocation.body).ok()?;
+        body["statusCode"].as_u64()
+    }
+}
+
+/// A sample event from `events/`.
+pub fn event(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("events/{name}: {e}"))
+}

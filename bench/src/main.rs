@@ -1,0 +1,667 @@
+//! The performance benchmark (README, "Benchmarks"). Every figure is a ratio against a
+//! floor measured in the same run, on the same machine:
+//! 1. cold start of each function binary against a hello-world `lambda_http` binary;
+//! 2. warm latency of the get and close handlers against the bare SDK calls they make;
+//! 3. streaming: first byte and per-delta delay over the offline provider's own timing,
+//!    through the local server over HTTP and through the Lambda streaming runtime;
+//! 4. binary size and peak memory;
+//! 5. DynamoDB round trips per operation.
+//!
+//! `scripts/bench.sh` builds the binaries first and runs this; see `--help`.
+
+mod cold;
+mod report;
+mod stack;
+mod stats;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use chat_completion::Completion;
+use chat_local::seed::{DEMO_CONVERSATION, demo_caller};
+use chat_local::server::{App, serve};
+use chat_local::settings::DEV_SIGNING_KEYS;
+use chat_shared::auth::{Authenticator, SigningKeys};
+use chat_shared::domain::Caller;
+use chat_shared::provider::offline::{OfflineProvider, OfflineSettings};
+use chat_shared::provider::registry::Providers;
+use chat_shared::provider::{ChatMessage, ChatRole, ModelProvider, ModelRequest, ProviderEvent};
+use chat_shared::storage::items::conversation_pk;
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
+use lambda_http::RequestExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use cold::{Function, event, spawn};
+use report::{Row, Target, Unit};
+use stack::{BoxError, Stack, new_caller, token};
+use stats::Samples;
+
+const HELP: &str = "\
+bench: the performance benchmark; prints one table of ratios against floors measured in
+the same run. Normally run through scripts/bench.sh, which builds what it needs first.
+
+  --bin-dir DIR     the release binaries (get-conversation, close-conversation,
+                    chat-completion, bench-hello); default: target/release
+  --size-dir DIR    where <bin>/bootstrap arm64 builds are (cargo lambda's target/lambda);
+                    when missing, the x86_64 binaries of --bin-dir are measured instead
+  --cold N          cold starts per binary (default 40)
+  --warm N          warm calls per operation and floor (default 3000)
+  --streams N       streams per path (default 8)
+  --quick           --cold 8 --warm 400 --streams 3
+  --write           write BENCHMARKS.svg and the table into BENCHMARKS.md
+";
+
+struct Options {
+    bin_dir: PathBuf,
+    size_dir: Option<PathBuf>,
+    cold: usize,
+    warm: usize,
+    streams: usize,
+    write: bool,
+}
+
+fn options() -> Options {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let mut o = Options {
+        bin_dir: root.join("target/release"),
+        size_dir: None,
+        cold: 40,
+        warm: 3000,
+        streams: 8,
+        write: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        match arg.as_str() {
+            "--bin-dir" => o.bin_dir = value().into(),
+            "--size-dir" => o.size_dir = Some(value().into()),
+            "--cold" => o.cold = value().parse().expect("--cold N"),
+            "--warm" => o.warm = value().parse().expect("--warm N"),
+            "--streams" => o.streams = value().parse().expect("--streams N"),
+            "--quick" => (o.cold, o.warm, o.streams) = (8, 400, 3),
+            "--write" => o.write = true,
+            _ => {
+                eprint!("{HELP}");
+                std::process::exit(if arg == "--help" || arg == "-h" { 0 } else { 2 });
+            }
+        }
+    }
+    o
+}
+
+const FUNCTIONS: [&str; 3] = ["get-conversation", "close-conversation", "chat-completion"];
+const HELLO: &str = "bench-hello";
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), BoxError> {
+    let o = options();
+    for name in FUNCTIONS.iter().chain([&HELLO]) {
+        let path = o.bin_dir.join(name);
+        if !path.is_file() {
+            return Err(format!("{} missing: run scripts/bench.sh", path.display()).into());
+        }
+    }
+    let stack = Stack::start().await?;
+    let mut rows = Vec::new();
+    eprintln!("1. cold starts ({} per binary)", o.cold);
+    rows.extend(cold_starts(&stack, &o).await?);
+    eprintln!("2. warm latency ({} calls each)", o.warm);
+    rows.extend(warm(&stack, o.warm).await?);
+    eprintln!("3. streaming ({} streams per path)", o.streams);
+    rows.extend(streaming(&stack, &o).await?);
+    eprintln!("4. size and memory");
+    rows.extend(size_and_memory(&stack, &o).await?);
+    eprintln!("5. round trips");
+    rows.extend(round_trips(&stack).await?);
+
+    let table = report::table(&rows);
+    println!("\n{table}");
+    let met = rows.iter().filter(|r| r.met()).count();
+    println!("{met} of {} targets met", rows.len());
+    if o.write {
+        let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        let title = format!(
+            "chat API benchmark: {met} of {} targets met ({} cores)",
+            rows.len(),
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+        std::fs::write(root.join("BENCHMARKS.svg"), report::svg(&rows, &title))?;
+        let md_path = root.join("BENCHMARKS.md");
+        let doc = std::fs::read_to_string(&md_path).unwrap_or_default();
+        let content = format!("{table}\n{met} of {} targets met.\n", rows.len());
+        match report::splice(&doc, &content) {
+            Some(doc) => std::fs::write(&md_path, doc)?,
+            None => eprintln!("BENCHMARKS.md has no bench markers; table not written"),
+        }
+        eprintln!("wrote BENCHMARKS.svg and BENCHMARKS.md");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- 1. cold start
+
+async fn cold_starts(stack: &Stack, o: &Options) -> Result<Vec<Row>, BoxError> {
+    // The completion answers at once (no provider delay), so its first response measures
+    // the function, not the model.
+    stack
+        .set_demo_model("offline:first=0,gap=0,tokens=24")
+        .await?;
+    let hello = Function::at(&o.bin_dir, HELLO);
+    let functions: Vec<Function> = FUNCTIONS
+        .iter()
+        .map(|name| Function::at(&o.bin_dir, name))
+        .collect();
+    let events = [
+        event("get-conversation.json"),
+        event("close-conversation-with-reason.json"),
+        event("chat-completion-new-conversation.json"),
+    ];
+    let mut poll: HashMap<&str, Samples> = HashMap::new();
+    let mut answer: HashMap<&str, Samples> = HashMap::new();
+    // Interleaved, so a busy moment on the machine hits every binary alike.
+    for _ in 0..o.cold {
+        for (function, event) in
+            std::iter::once((&hello, &events[0])).chain(functions.iter().zip(&events))
+        {
+            if function.name == "close-conversation" {
+                stack.reopen_demo().await?;
+            }
+            let running = spawn(stack, function, Some(("cold-1", event))).await?;
+            let polled = running.first_poll().await?;
+            let invocation = running.response("cold-1").await?;
+            let finished = invocation.finished.expect("finished");
+            poll.entry(function.name)
+                .or_default()
+                .push(polled - running.spawned);
+            answer
+                .entry(function.name)
+                .or_default()
+                .push(finished - running.spawned);
+            running.stop().await;
+        }
+    }
+    let mut rows = Vec::new();
+    for (what, samples) in [("first poll", &poll), ("first response", &answer)] {
+        for name in FUNCTIONS {
+            rows.push(Row {
+                section: "1",
+                name: format!("cold start to {what}: {name} (median)"),
+                value: samples[name].median(),
+                floor: samples[HELLO].median(),
+                floor_name: "hello lambda_http".into(),
+                unit: Unit::Ms,
+                target: Target::Ratio(1.5),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+// ---------------------------------------------------------------- 2. warm latency
+
+/// Warm calls are taken in this many stretches; each quantile is the median of theirs.
+const WARM_BLOCKS: usize = 5;
+
+fn get_request(id: uuid::Uuid, token: &str) -> lambda_http::Request {
+    http::Request::builder()
+        .method("GET")
+        .uri(format!("/v2/conversations/{id}"))
+        .header("authorization", format!("Bearer {token}"))
+        .body(lambda_http::Body::Empty)
+        .expect("request")
+        .with_path_parameters(HashMap::from([(
+            "conversationId".to_owned(),
+            id.to_string(),
+        )]))
+}
+
+fn close_request(id: uuid::Uuid, token: &str) -> lambda_http::Request {
+    http::Request::builder()
+        .method("POST")
+        .uri(format!("/v2/conversations/{id}/close"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(lambda_http::Body::Text(
+            r#"{"closeReason":"Question answered"}"#.into(),
+        ))
+        .expect("request")
+        .with_path_parameters(HashMap::from([(
+            "conversationId".to_owned(),
+            id.to_string(),
+        )]))
+}
+
+/// The Query the get adapter sends, bare.
+async fn bare_query(stack: &Stack, caller: Caller, id: uuid::Uuid) -> Result<usize, BoxError> {
+    let page = stack
+        .client()
+        .query()
+        .table_name(stack::TABLE)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            AttributeValue::S(conversation_pk(caller.project, id)),
+        )
+        .scan_index_forward(false)
+        .consistent_read(true)
+        .limit(1_001)
+        .send()
+        .await?;
+    Ok(page.items.map_or(0, |i| i.len()))
+}
+
+/// The UpdateItem the close adapter sends, bare.
+async fn bare_update(stack: &Stack, caller: Caller, id: uuid::Uuid) -> Result<(), BoxError> {
+    let now = AttributeValue::S(chat_shared::timestamp::Timestamp::now().to_string());
+    stack
+        .client()
+        .update_item()
+        .table_name(stack::TABLE)
+        .key("pk", AttributeValue::S(conversation_pk(caller.project, id)))
+        .key("sk", AttributeValue::S("C".into()))
+        .condition_expression("attribute_exists(pk) AND visitorId = :visitor AND #status = :open")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":visitor", AttributeValue::S(caller.visitor.0.to_string()))
+        .expression_attribute_values(":open", AttributeValue::S("open".into()))
+        .expression_attribute_values(":closed", AttributeValue::S("closed".into()))
+        .expression_attribute_values(":now", now)
+        .expression_attribute_values(":reason", AttributeValue::S("Question answered".into()))
+        .update_expression(
+            "SET #status = :closed, closedAt = :now, updatedAt = :now, closeReason = :reason",
+        )
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await?;
+    Ok(())
+}
+
+async fn warm(stack: &Stack, calls: usize) -> Result<Vec<Row>, BoxError> {
+    let (store, auth) = (&stack.services.store, &stack.services.auth);
+    let (limiter, cors) = (&stack.services.limiter, &stack.services.config.cors);
+    let caller = new_caller();
+    let token = token(caller);
+    let id = stack.conversation(caller, 20).await?;
+    let (mut get, mut query) = (Samples::default(), Samples::default());
+    let warmup = calls / 10;
+    for n in 0..calls + warmup {
+        let t = Instant::now();
+        let response =
+            get_conversation::handle(store, auth, limiter, cors, get_request(id, &token)).await;
+        let handler = t.elapsed();
+        assert_eq!(response.status(), 200, "get: {:?}", response.body());
+        let t = Instant::now();
+        let items = bare_query(stack, caller, id).await?;
+        let bare = t.elapsed();
+        assert_eq!(items, 21);
+        if n >= warmup {
+            get.push(handler);
+            query.push(bare);
+        }
+    }
+    // Close: every call closes an open conversation, the common case; as many for the floor.
+    let closes = (calls / 3).max(50);
+    let mut open = Vec::new();
+    for _ in 0..2 * (closes + warmup) {
+        open.push(stack.conversation(caller, 0).await?);
+    }
+    let (mut close, mut update) = (Samples::default(), Samples::default());
+    for (n, pair) in open.chunks(2).enumerate() {
+        let t = Instant::now();
+        let response =
+            close_conversation::handle(store, auth, limiter, cors, close_request(pair[0], &token))
+                .await;
+        let handler = t.elapsed();
+        assert_eq!(response.status(), 200, "close: {:?}", response.body());
+        let t = Instant::now();
+        bare_update(stack, caller, pair[1]).await?;
+        let bare = t.elapsed();
+        if n >= warmup {
+            close.push(handler);
+            update.push(bare);
+        }
+    }
+    let row = |name: &str, q: f64, value: &Samples, floor: &Samples, floor_name: &str| Row {
+        section: "2",
+        name: format!("warm {name} p{:.0}", q * 100.0),
+        value: value.blocked_quantile(q, WARM_BLOCKS),
+        floor: floor.blocked_quantile(q, WARM_BLOCKS),
+        floor_name: floor_name.into(),
+        unit: Unit::Ms,
+        target: Target::Ratio(1.15),
+    };
+    Ok(vec![
+        row("get (20 messages)", 0.5, &get, &query, "bare Query"),
+        row("get (20 messages)", 0.99, &get, &query, "bare Query"),
+        row("close", 0.5, &close, &update, "bare UpdateItem"),
+        row("close", 0.99, &close, &update, "bare UpdateItem"),
+    ])
+}
+
+// ---------------------------------------------------------------- 3. streaming
+
+const STREAM_MODEL: &str = "offline:first=200,gap=20,tokens=50";
+const DELTA: &[u8] = b"\"type\":\"text-delta\"";
+
+/// When each text delta arrived, from chunks with their arrival times.
+fn delta_times(chunks: &[(Instant, &[u8])]) -> Vec<Instant> {
+    let mut all = Vec::new();
+    let mut times = Vec::new();
+    for (at, bytes) in chunks {
+        all.extend_from_slice(bytes);
+        let count = all.windows(DELTA.len()).filter(|w| *w == DELTA).count();
+        while times.len() < count {
+            times.push(*at);
+        }
+    }
+    times
+}
+
+#[derive(Default)]
+struct StreamSamples {
+    first: Samples,
+    gaps: Samples,
+}
+
+impl StreamSamples {
+    fn add(&mut self, start: Instant, first_byte: Instant, deltas: &[Instant]) {
+        self.first.push(first_byte - start);
+        for pair in deltas.windows(2) {
+            self.gaps.push(pair[1] - pair[0]);
+        }
+    }
+}
+
+/// One answer of the provider alone, in this process: its own first-token delay and gaps.
+async fn provider_alone(samples: &mut StreamSamples) {
+    let provider = OfflineProvider::new(OfflineSettings::default());
+    let start = Instant::now();
+    let mut events = provider.stream(ModelRequest {
+        model: STREAM_MODEL.into(),
+        messages: vec![ChatMessage {
+            role: ChatRole::User,
+            content: "Do you ship to Canada?".into(),
+        }],
+        temperature: None,
+        max_output_tokens: None,
+    });
+    let mut deltas = Vec::new();
+    while let Some(Ok(event)) = events.next().await {
+        if matches!(event, ProviderEvent::Delta(_)) {
+            deltas.push(Instant::now());
+        }
+    }
+    samples.add(start, deltas[0], &deltas);
+}
+
+/// One stream through the local server, over HTTP/1.1 on loopback, read as it arrives.
+async fn local_stream(
+    addr: std::net::SocketAddr,
+    token: &str,
+) -> Result<(Instant, Vec<(Instant, Vec<u8>)>), BoxError> {
+    let body = serde_json::json!({
+        "messages": [{ "role": "user", "content": "Do you ship to Canada?" }],
+        "stream": true,
+    })
+    .to_string();
+    let request = format!(
+        "POST /v2/chat/completions HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut socket = tokio::net::TcpStream::connect(addr).await?;
+    socket.set_nodelay(true)?;
+    let start = Instant::now();
+    socket.write_all(request.as_bytes()).await?;
+    let mut chunks = Vec::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = socket.read(&mut buffer).await?;
+        if n == 0 {
+            break;
+        }
+        chunks.push((Instant::now(), buffer[..n].to_vec()));
+    }
+    Ok((start, chunks))
+}
+
+async fn streaming(stack: &Stack, o: &Options) -> Result<Vec<Row>, BoxError> {
+    stack.set_demo_model(STREAM_MODEL).await?;
+
+    // The local server, in this process, over real HTTP.
+    let providers = Providers::build(&stack.config.completion, &stack.services.sdk).await?;
+    let services = chat_shared::services::Services::build(stack.config.clone()).await?;
+    let app = Arc::new(App::new(services, providers));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(serve(listener, app, std::future::pending()));
+    let token = token(demo_caller());
+
+    // The chat-completion binary under the Runtime API.
+    let function = Function::at(&o.bin_dir, "chat-completion");
+    let running = spawn(stack, &function, None).await?;
+    running.first_poll().await?;
+    let event = event("chat-completion-new-conversation.json");
+
+    // Round after round: the floor, then each path, so load on the machine hits all alike.
+    // The first round warms up and is not counted.
+    let mut floor = StreamSamples::default();
+    let mut local = StreamSamples::default();
+    let mut lambda = StreamSamples::default();
+    for n in 0..=o.streams {
+        provider_alone(&mut floor).await;
+
+        let (start, chunks) = local_stream(addr, &token).await?;
+        let text =
+            String::from_utf8_lossy(&chunks.iter().flat_map(|c| c.1.clone()).collect::<Vec<_>>())
+                .into_owned();
+        if !text.starts_with("HTTP/1.1 200") || !text.contains("data: [DONE]") {
+            return Err(format!("local stream failed: {}", &text[..text.len().min(300)]).into());
+        }
+        let refs: Vec<(Instant, &[u8])> = chunks.iter().map(|(t, b)| (*t, b.as_slice())).collect();
+        local.add(start, chunks[0].0, &delta_times(&refs));
+
+        running.polled(n as u64 + 1).await?;
+        let id = format!("stream-{n}");
+        let start = Instant::now();
+        running.runtime.invoke(&id, &event);
+        let invocation = running.response(&id).await?;
+        let refs: Vec<(Instant, &[u8])> = invocation
+            .frames
+            .iter()
+            .map(|(t, b)| (*t, b.as_ref()))
+            .collect();
+        let deltas = delta_times(&refs);
+        if deltas.len() != 50 {
+            return Err(format!("lambda stream had {} deltas", deltas.len()).into());
+        }
+        lambda.add(start, invocation.frames[0].0, &deltas);
+        if n == 0 {
+            (floor, local, lambda) = Default::default();
+        }
+    }
+    running.stop().await;
+
+    let mut rows = Vec::new();
+    for (path, s) in [("local server", &local), ("Lambda runtime", &lambda)] {
+        rows.push(Row {
+            section: "3",
+            name: format!("first byte, {path} (median)"),
+            value: s.first.median(),
+            floor: floor.first.median(),
+            floor_name: "provider's first token".into(),
+            unit: Unit::Ms,
+            target: Target::AddedMs(2.0),
+        });
+        rows.push(Row {
+            section: "3",
+            name: format!("delta gap p99, {path} ({} gaps)", s.gaps.len()),
+            value: s.gaps.p99(),
+            floor: floor.gaps.p99(),
+            floor_name: "provider's gap p99".into(),
+            unit: Unit::Ms,
+            target: Target::AddedMs(1.0),
+        });
+    }
+    Ok(rows)
+}
+
+// ---------------------------------------------------------------- 4. size and memory
+
+async fn size_and_memory(stack: &Stack, o: &Options) -> Result<Vec<Row>, BoxError> {
+    let arm64 = o
+        .size_dir
+        .as_ref()
+        .filter(|dir| dir.join(HELLO).join("bootstrap").is_file());
+    let arch = if arm64.is_some() { "arm64" } else { "x86_64" };
+    let path = |name: &str| match arm64 {
+        Some(dir) => dir.join(name).join("bootstrap"),
+        None => o.bin_dir.join(name),
+    };
+    let mb = |p: PathBuf| -> Result<f64, BoxError> {
+        Ok(std::fs::metadata(&p)
+            .map_err(|e| format!("{}: {e}", p.display()))?
+            .len() as f64
+            / 1e6)
+    };
+    let hello_size = mb(path(HELLO))?;
+    let mut rows = Vec::new();
+    for name in FUNCTIONS {
+        rows.push(Row {
+            section: "4",
+            name: format!("stripped {arch} size: {name}"),
+            value: mb(path(name))?,
+            floor: hello_size,
+            floor_name: "hello lambda_http".into(),
+            unit: Unit::Mb,
+            target: Target::AtMost(8.0),
+        });
+    }
+
+    // Peak RSS: the hello binary after one request, the completion after a 4,000-token stream.
+    let hello = spawn(
+        stack,
+        &Function::at(&o.bin_dir, HELLO),
+        Some(("m-1", &event("get-conversation.json"))),
+    )
+    .await?;
+    hello.response("m-1").await?;
+    let hello_rss = hello.peak_rss_mb().ok_or("no VmHWM")?;
+    hello.stop().await;
+    stack
+        .set_demo_model("offline:first=0,gap=1,tokens=4000")
+        .await?;
+    let completion = spawn(
+        stack,
+        &Function::at(&o.bin_dir, "chat-completion"),
+        Some(("m-1", &event("chat-completion-new-conversation.json"))),
+    )
+    .await?;
+    let invocation = completion.response("m-1").await?;
+    if invocation
+        .body
+        .windows(DELTA.len())
+        .filter(|w| *w == DELTA)
+        .count()
+        != 4000
+    {
+        return Err("the long stream did not carry 4,000 deltas".into());
+    }
+    let rss = completion.peak_rss_mb().ok_or("no VmHWM")?;
+    completion.stop().await;
+    rows.push(Row {
+        section: "4",
+        name: "peak RSS: chat-completion, 4,000-token stream".into(),
+        value: rss,
+        floor: hello_rss,
+        floor_name: "hello, one request".into(),
+        unit: Unit::Mb,
+        target: Target::AtMost(32.0),
+    });
+    Ok(rows)
+}
+
+// ---------------------------------------------------------------- 5. round trips
+
+async fn round_trips(stack: &Stack) -> Result<Vec<Row>, BoxError> {
+    let (store, auth) = (&stack.logged.store, &stack.logged.auth);
+    let (limiter, cors) = (&stack.logged.limiter, &stack.logged.config.cors);
+    let caller = new_caller();
+    let token = token(caller);
+    let id = stack.conversation(caller, 20).await?;
+    // Sequential round trips: requests sent together (a read and the rate-limit counters)
+    // count once.
+    let count = |calls: &Arc<chat_local::call_log::CallLog>| calls.round_trips() as f64;
+
+    stack.calls.clear();
+    let response =
+        get_conversation::handle(store, auth, limiter, cors, get_request(id, &token)).await;
+    assert_eq!(response.status(), 200);
+    let get = count(&stack.calls);
+
+    stack.calls.clear();
+    let response =
+        close_conversation::handle(store, auth, limiter, cors, close_request(id, &token)).await;
+    assert_eq!(response.status(), 200);
+    let close = count(&stack.calls);
+
+    let keys = SigningKeys::parse(DEV_SIGNING_KEYS)?;
+    let deps = Completion {
+        store: stack.logged.store.clone(),
+        auth: Arc::new(Authenticator::new(&keys, None)),
+        providers: Arc::new(Providers::build(&stack.config.completion, &stack.logged.sdk).await?),
+        settings: Arc::new(stack.config.completion.clone()),
+        limiter: Arc::new(chat_shared::rate_limit::RateLimiter::new(
+            stack.config.limits,
+        )),
+        cors: stack.config.cors.clone(),
+    };
+    stack
+        .set_demo_model("offline:first=0,gap=0,tokens=24")
+        .await?;
+    stack.calls.clear();
+    let request = http::Request::builder()
+        .method("POST")
+        .uri("/v2/chat/completions")
+        .header("authorization", format!("Bearer {}", token_for_demo()))
+        .header("content-type", "application/json")
+        .body(lambda_http::Body::Text(
+            serde_json::json!({
+                "messages": [{ "role": "user", "content": "Do you ship to Canada?" }],
+                "stream": true,
+                "conversationId": DEMO_CONVERSATION,
+            })
+            .to_string(),
+        ))?;
+    stack.reopen_demo().await?;
+    stack.calls.clear();
+    let response = chat_completion::handle(&deps, request).await;
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await?.to_bytes();
+    assert!(body.ends_with(b"data: [DONE]\n\n"));
+    let completion = count(&stack.calls);
+    eprintln!("   completion sent: {:?}", stack.calls.calls());
+
+    let row = |name: &str, value: f64, floor: f64| Row {
+        section: "5",
+        name: format!("DynamoDB round trips: {name}"),
+        value,
+        floor,
+        floor_name: "DESIGN.md".into(),
+        unit: Unit::Count,
+        target: Target::AtMost(floor),
+    };
+    Ok(vec![
+        row("get", get, 1.0),
+        // Counters first, then the close: a close refused with 429 must change nothing.
+        row("close (rate limits on)", close, 1.0),
+        row("completion (stream)", completion, 3.0),
+    ])
+}
+
+fn token_for_demo() -> String {
+    token(demo_caller())
+}

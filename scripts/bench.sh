@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The performance benchmark (README "Benchmarks", BENCHMARKS.md). Builds in release mode what
+# it measures: the three function binaries and the hello-world `lambda_http` floor
+# (bench/hello), with the workspace's release profile; then the arm64 builds of the same four
+# with cargo-lambda for their sizes (skip with --no-arm64: x86_64 sizes are reported instead);
+# then runs the bench crate, which prints one table of ratios against floors measured in the
+# same run.
+#
+#   scripts/bench.sh                       the full run (a few minutes once built)
+#   scripts/bench.sh --no-arm64            no cross build; sizes of the x86_64 binaries
+#   scripts/bench.sh -- --quick            fewer repetitions (a smoke test, not a result)
+#   scripts/bench.sh -- --write            also write BENCHMARKS.svg and the table in BENCHMARKS.md
+#
+# On a shared machine: nice -n 10 env CARGO_BUILD_JOBS=1 scripts/bench.sh
+# Not run in CI: its figures depend on the machine; only their ratios are meaningful.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+arm64=true
+bench_args=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --no-arm64) arm64=false; shift ;;
+        --) shift; bench_args=("$@"); break ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+bins=(get-conversation close-conversation chat-completion bench-hello)
+
+echo "--- release build: the functions and the hello-world floor"
+# Built on their own, as SAM builds them: the bench crate's extra features (tokio process,
+# the embedded engine) are not unified into these binaries.
+cargo build --release --locked -p get-conversation -p close-conversation -p chat-completion -p bench-hello
+
+size_args=()
+if $arm64; then
+    echo "--- arm64 release build with cargo-lambda (sizes)"
+    source scripts/lib/deploy-tools.sh
+    ensure_deploy_tools build-requirements.txt
+    lambda_args=()
+    for bin in "${bins[@]}"; do lambda_args+=(--bin "$bin"); done
+    cargo lambda build --release --arm64 --locked "${lambda_args[@]}"
+    size_args=(--size-dir "$target_dir/lambda")
+fi
+
+echo "--- release build: the bench"
+cargo build --release --locked -p bench
+
+echo "--- run"
+"$target_dir/release/bench" --bin-dir "$target_dir/release" "${size_args[@]}" "${bench_args[@]}"
