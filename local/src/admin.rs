@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWrite
 use chat_shared::assistant::{Assistant, Plan, ProjectSettings};
 use chat_shared::domain::ProjectId;
 use chat_shared::error::DisplayChain;
+use chat_shared::storage::items::string as s;
 use chat_shared::storage::items::{
     PROJECT_SK, assistant_attributes, assistant_item, project_from_item, project_item, project_pk,
 };
@@ -45,10 +46,6 @@ pub enum AdminError {
 
 fn store_error(error: &(dyn std::error::Error + 'static)) -> AdminError {
     AdminError::Store(DisplayChain(error).to_string())
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
 }
 
 /// Creates a project's settings item with `plan` and no default assistant (completions

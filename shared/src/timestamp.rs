@@ -44,11 +44,6 @@ impl Timestamp {
             (parsed.unix_timestamp_nanos() / 1_000_000) as i64,
         ))
     }
-
-    /// The later of two instants: keeps a stored time from moving backwards.
-    pub fn max(self, other: Self) -> Self {
-        std::cmp::max(self, other)
-    }
 }
 
 impl std::fmt::Display for Timestamp {

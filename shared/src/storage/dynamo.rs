@@ -3,10 +3,11 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use uuid::Uuid;
 
 use crate::domain::{Caller, Conversation, ConversationStatus};
+use crate::storage::items::string as s;
 use crate::storage::items::{self, CONVERSATION_SK, Item};
 use crate::storage::{
     CloseOutcome, ConversationCloser, ConversationReader, MAX_MESSAGES_RETURNED, StoreError,
@@ -70,10 +71,6 @@ where
     } else {
         StoreError::Other(Box::new(error))
     }
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
 }
 
 impl ConversationReader for DynamoStore {

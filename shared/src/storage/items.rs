@@ -60,9 +60,12 @@ pub fn visitor_gsi_pk(project: ProjectId, visitor: VisitorId) -> String {
     format!("P#{}#V#{}", project.0, visitor.0)
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
+/// A string attribute: keys and most values of this table are strings.
+pub fn string(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
+
+use string as s;
 
 fn put_opt(item: &mut Item, name: &str, value: Option<String>) {
     if let Some(value) = value {

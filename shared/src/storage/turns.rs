@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::domain::{Caller, ConversationStatus, VisitorId};
 use crate::storage::dynamo::{DynamoStore, classify};
+use crate::storage::items::string as s;
 use crate::storage::items::{
     self, CONVERSATION_SK, Item, PROJECT_SK, assistant_sk, conversation_pk, message_item,
     message_sk, project_pk,
@@ -28,10 +29,6 @@ const MAX_TURN_ATTEMPTS: u32 = 8;
 
 /// Attempts at reading keys a batch left unprocessed under load.
 const MAX_BATCH_ATTEMPTS: u32 = 5;
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
 
 fn key(pk: String, sk: String) -> Item {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
