@@ -9,6 +9,7 @@
 
 pub mod body;
 pub mod generation;
+pub mod runtime_socket;
 
 use std::sync::Arc;
 

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use chat_completion::runtime_socket::RuntimeApiSockets;
 use chat_completion::{Completion, handle};
 use chat_shared::provider::registry::Providers;
 use chat_shared::services::Services;
@@ -21,7 +22,12 @@ async fn main() -> Result<(), Error> {
         cors: services.config.cors.clone(),
     };
     let deps = &deps;
+    let runtime_api = RuntimeApiSockets::from_env();
     lambda_http::run_with_streaming_response(service_fn(move |req| async move {
+        // Before the response goes out on the connection that fetched this event.
+        if let Some(sockets) = runtime_api {
+            sockets.set_nodelay();
+        }
         Ok::<_, std::convert::Infallible>(handle(deps, req).await)
     }))
     .await
