@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::assistant::{Assistant, Plan, ProviderKind, Tier};
 use crate::auth::{KeyError, SigningKeys};
+use crate::aws_https::AwsTrust;
 use crate::cors::Cors;
 use crate::provider::offline::OfflineSettings;
 use crate::rate_limit::{LimitSettings, Limits};
@@ -125,6 +126,13 @@ pub struct DynamoSettings {
     pub operation_timeout: Duration,
     /// Use fixed dummy credentials instead of the SDK's chain: for local engines only.
     pub static_credentials: bool,
+    /// The credentials are in the environment (`AWS_ACCESS_KEY_ID`, as Lambda gives them), so
+    /// they are read from there alone: the SDK's full chain also builds an STS client for web
+    /// identity, with its own TLS set-up, at start-up.
+    pub env_credentials: bool,
+    /// What AWS endpoints' certificates are checked against (all AWS clients of the
+    /// process share it): Amazon's roots, or the file `AWS_CA_BUNDLE` names.
+    pub trust: AwsTrust,
 }
 
 /// The log line format.
@@ -204,6 +212,18 @@ impl Config {
                 5_000,
             )?),
             static_credentials: false,
+            env_credentials: get("AWS_ACCESS_KEY_ID").is_some()
+                && get("AWS_SECRET_ACCESS_KEY").is_some(),
+            trust: match get("AWS_CA_BUNDLE") {
+                None => AwsTrust::Amazon,
+                Some(path) => std::fs::read(&path)
+                    .map_err(|e| format!("{path}: {e}"))
+                    .and_then(AwsTrust::bundle)
+                    .map_err(|reason| ConfigError::Invalid {
+                        name: "AWS_CA_BUNDLE",
+                        reason,
+                    })?,
+            },
         };
         let cors = match get("CORS_ALLOWED_ORIGINS") {
             None => Cors::Disabled,

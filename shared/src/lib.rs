@@ -6,6 +6,7 @@
 
 pub mod assistant;
 pub mod auth;
+pub mod aws_https;
 pub mod config;
 pub mod cors;
 pub mod domain;

@@ -1,11 +1,13 @@
 //! Builds the DynamoDB client once per process from [`DynamoSettings`].
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 
+use crate::aws_https::https_client;
 use crate::config::DynamoSettings;
 
 /// The region used when neither the settings nor the environment name one (local runs).
@@ -15,6 +17,7 @@ pub const FALLBACK_REGION: &str = "us-east-1";
 /// override is DynamoDB's alone, so it is applied by [`dynamo_client`].
 pub async fn sdk_config(settings: &DynamoSettings) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client(&settings.trust))
         .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)))
         .timeout_config(
             TimeoutConfig::builder()
@@ -33,6 +36,8 @@ pub async fn sdk_config(settings: &DynamoSettings) -> SdkConfig {
         // A local engine checks that a request is signed, not who signed it.
         loader =
             loader.credentials_provider(Credentials::new("local", "local", None, None, "static"));
+    } else if settings.env_credentials {
+        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
     }
     loader.load().await
 }
