@@ -43,11 +43,12 @@ impl Services {
         customize: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
     ) -> Result<Self, ConfigError> {
         let sdk = sdk_config(&config.dynamo).await;
-        let keys = config.signing_keys.resolve(&sdk).await?;
-        let store = DynamoStore::new(
-            dynamo_client_with(&sdk, &config.dynamo, customize),
-            config.table_name.clone(),
-        );
+        // The DynamoDB client is built while the signing-key secret's answer is on its way.
+        let (keys, client) = tokio::join!(config.signing_keys.resolve(&sdk), async {
+            dynamo_client_with(&sdk, &config.dynamo, customize)
+        });
+        let keys = keys?;
+        let store = DynamoStore::new(client, config.table_name.clone());
         let auth = Authenticator::new(&keys, config.token_issuer.as_deref());
         let limiter = RateLimiter::new(config.limits);
         Ok(Self {
