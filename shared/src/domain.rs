@@ -212,7 +212,7 @@ pub struct Message {
     /// Who wrote it.
     pub role: MessageRole,
     /// AI SDK message parts.
-    pub parts: Value,
+    pub parts: RawJson,
     /// Where it is in its life.
     pub status: Option<MessageStatus>,
     /// What went wrong, for `status: "error"`.
@@ -222,7 +222,7 @@ pub struct Message {
     /// When the reaction was given.
     pub feedback_at: Option<Timestamp>,
     /// For assistant messages: model, finish reason, usage.
-    pub metadata: Option<Value>,
+    pub metadata: Option<RawJson>,
     /// The human agent who wrote it.
     pub human_agent: Option<HumanAgent>,
     /// The page the visitor was on.
@@ -249,7 +249,7 @@ impl Message {
             created_at,
             chat_id,
             role,
-            parts: text_parts(text),
+            parts: RawJson::from_value(&text_parts(text)),
             status: Some(status),
             error: None,
             feedback: None,
@@ -260,6 +260,42 @@ impl Message {
             page_title: None,
             text_selection: None,
         }
+    }
+}
+
+/// JSON kept as the text it is stored as (a message's `parts` and `metadata`): checked when
+/// read, then written into responses as is, not built into a tree and serialised back.
+#[derive(Clone, Debug, Serialize)]
+#[serde(transparent)]
+pub struct RawJson(Box<serde_json::value::RawValue>);
+
+impl RawJson {
+    /// `text`, when it is one JSON value.
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::value::RawValue::from_string(text.to_owned())
+            .ok()
+            .map(Self)
+    }
+
+    /// The compact text of `value`.
+    pub fn from_value(value: &Value) -> Self {
+        Self(serde_json::value::to_raw_value(value).expect("a JSON value always serialises"))
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The text parsed into a tree.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.as_str()).expect("checked JSON parses")
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
     }
 }
 

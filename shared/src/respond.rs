@@ -98,8 +98,12 @@ where
 
 /// A JSON response with `status` and `value` as its body.
 pub fn json_response<B: From<String>>(status: StatusCode, value: &impl Serialize) -> Response<B> {
-    match serde_json::to_string(value) {
-        Ok(text) => {
+    // Room for a conversation of a few dozen messages up front, instead of growing from
+    // empty through a dozen reallocations.
+    let mut body = Vec::with_capacity(8 * 1024);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => {
+            let text = String::from_utf8(body).expect("serde_json writes UTF-8");
             let mut response = Response::new(B::from(text));
             *response.status_mut() = status;
             response

@@ -1,10 +1,7 @@
 //! Timestamps as the contract writes them: RFC 3339, UTC, milliseconds, `Z`.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use time::{OffsetDateTime, format_description::FormatItem, macros::format_description};
-
-const FORMAT: &[FormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+use time::OffsetDateTime;
 
 /// A UTC instant with millisecond precision, written `2024-01-15T10:30:00.000Z`.
 ///
@@ -48,8 +45,15 @@ impl Timestamp {
 
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = self.0.format(FORMAT).map_err(|_| std::fmt::Error)?;
-        f.write_str(&text)
+        // From the calendar fields, with no string of its own: a conversation's JSON writes
+        // dozens of these (`time`'s formatter allocates one per timestamp).
+        let (year, month, day) = self.0.to_calendar_date();
+        let (hour, minute, second, milli) = self.0.to_hms_milli();
+        let month = u8::from(month);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}Z"
+        )
     }
 }
 
@@ -84,6 +88,24 @@ mod tests {
         assert_eq!(Timestamp::parse(&ts.to_string()), Some(ts));
         assert_eq!(Timestamp::parse("2024-01-15T11:30:00.123+01:00"), Some(ts));
         assert_eq!(Timestamp::parse("yesterday"), None);
+    }
+
+    #[test]
+    fn writes_what_a_time_format_description_writes() {
+        let format = time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        );
+        // The epoch, a leap day, a date in the contract, the last instant of year 9999.
+        for millis in [
+            0,
+            1,
+            951_825_600_999,
+            1_705_314_600_123,
+            253_402_300_799_999,
+        ] {
+            let ts = Timestamp::from_unix_millis(millis);
+            assert_eq!(ts.to_string(), ts.0.format(format).unwrap());
+        }
     }
 
     #[test]

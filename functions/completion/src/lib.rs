@@ -20,7 +20,7 @@ use chat_shared::auth::Authenticator;
 use chat_shared::config::CompletionSettings;
 use chat_shared::cors::Cors;
 use chat_shared::domain::{
-    Caller, ConversationStatus, Message, MessageRole, MessageStatus, new_id,
+    Caller, ConversationStatus, Message, MessageRole, MessageStatus, RawJson, new_id,
 };
 use chat_shared::input::body_bytes;
 use chat_shared::input::completion::CompletionRequest;
@@ -221,7 +221,7 @@ fn new_turn(conversation_id: Uuid, user_text: &str) -> NewTurn {
         MessageStatus::Streaming,
         now,
     );
-    assistant_message.parts = json!([]);
+    assistant_message.parts = RawJson::parse("[]").expect("[] is JSON");
     NewTurn {
         conversation_id,
         user_message,

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::assistant::{Assistant, Plan, ProjectSettings, ProviderKind, Tier};
 use crate::domain::{
     Conversation, ConversationStatus, Feedback, HumanAgent, Message, MessageRole, MessageStatus,
-    ProjectId, VisitorId,
+    ProjectId, RawJson, VisitorId,
 };
 use crate::rate_limit::LimitOverrides;
 use crate::storage::StoreError;
@@ -120,7 +120,7 @@ pub fn message_item(project: ProjectId, message: &Message) -> Item {
     item.insert("id".into(), s(message.id.to_string()));
     item.insert("createdAt".into(), s(message.created_at.to_string()));
     item.insert("role".into(), s(message.role.as_str()));
-    item.insert("parts".into(), s(message.parts.to_string()));
+    item.insert("parts".into(), s(message.parts.as_str()));
     put_opt(
         &mut item,
         "status",
@@ -143,7 +143,7 @@ pub fn message_item(project: ProjectId, message: &Message) -> Item {
     put_opt(
         &mut item,
         "metadata",
-        message.metadata.as_ref().map(|m| m.to_string()),
+        message.metadata.as_ref().map(|m| m.as_str().to_owned()),
     );
     put_opt(&mut item, "pageUrl", message.page_url.clone());
     put_opt(&mut item, "pageTitle", message.page_title.clone());
@@ -350,8 +350,8 @@ impl Reader<'_> {
         self.opt_parsed(name, Timestamp::parse)
     }
 
-    fn opt_json(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        self.opt_parsed(name, |t| serde_json::from_str(t).ok())
+    fn opt_json(&self, name: &str) -> Result<Option<RawJson>, StoreError> {
+        self.opt_parsed(name, RawJson::parse)
     }
 
     fn bool(&self, name: &str) -> Result<bool, StoreError> {
@@ -419,9 +419,10 @@ pub fn message_from_item(chat_id: Uuid, item: &Item) -> Result<Message, StoreErr
         created_at: r.time("createdAt")?,
         chat_id,
         role: r.parsed("role", MessageRole::parse)?,
-        parts: r
-            .opt_json("parts")?
-            .unwrap_or_else(|| serde_json::Value::Array(Vec::new())),
+        parts: match r.opt_json("parts")? {
+            Some(parts) => parts,
+            None => RawJson::parse("[]").expect("[] is JSON"),
+        },
         status: r.opt_parsed("status", MessageStatus::parse)?,
         error: r.opt_str("error")?.map(str::to_owned),
         feedback: r.opt_parsed("feedback", |t| match t {
@@ -482,7 +483,9 @@ mod tests {
             MessageStatus::Complete,
             Timestamp::from_unix_millis(1_700_000_000_000),
         );
-        message.metadata = Some(serde_json::json!({"model": "m", "finishReason": "stop"}));
+        message.metadata = Some(RawJson::from_value(
+            &serde_json::json!({"model": "m", "finishReason": "stop"}),
+        ));
         let item = message_item(ProjectId(Uuid::now_v7()), &message);
         assert_eq!(message_from_item(message.chat_id, &item).unwrap(), message);
         assert!(is_message(&item));
