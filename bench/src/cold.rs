@@ -15,6 +15,9 @@ use crate::stack::{BoxError, SECRET_ARN, Stack, TABLE};
 pub struct Function {
     pub name: &'static str,
     pub path: PathBuf,
+    /// The signing keys given inline instead of read from the secret: not as deployed; it
+    /// shows what the one secret read at start-up costs.
+    pub inline_keys: bool,
 }
 
 impl Function {
@@ -22,6 +25,7 @@ impl Function {
         Self {
             name,
             path: dir.join(name),
+            inline_keys: false,
         }
     }
 }
@@ -70,7 +74,6 @@ pub async fn spawn(
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         // What template.yaml sets.
         .env("TABLE_NAME", TABLE)
-        .env("SESSION_SIGNING_KEYS_SECRET_ARN", SECRET_ARN)
         .env("LOG_FORMAT", "json")
         .env("CORS_ALLOWED_ORIGINS", "*")
         // The same visitor is invoked hundreds of times a minute here; the limiter's
@@ -83,6 +86,14 @@ pub async fn spawn(
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
+    if function.inline_keys {
+        command.env(
+            "SESSION_SIGNING_KEYS",
+            chat_local::settings::DEV_SIGNING_KEYS,
+        );
+    } else {
+        command.env("SESSION_SIGNING_KEYS_SECRET_ARN", SECRET_ARN);
+    }
     let spawned = Instant::now();
     let child = command.spawn()?;
     Ok(Running {
