@@ -203,7 +203,7 @@ fn choose_assistant(
 }
 
 /// The user message (complete) and the assistant message (streaming, empty) of a turn.
-fn new_turn(conversation_id: Uuid, user_text: &str) -> NewTurn {
+pub fn new_turn(conversation_id: Uuid, user_text: &str) -> NewTurn {
     let now = Timestamp::now();
     let user_message = Message::text(
         new_id(),
