@@ -13,10 +13,13 @@ use crate::provider::openai::{OpenAiProvider, OpenAiSettings};
 pub struct Providers {
     offline: Arc<OfflineProvider>,
     openai_settings: OpenAiSettings,
-    // Built on first use: a process whose assistants are all offline or on Bedrock never
-    // pays for the TLS set-up at cold start.
+    // The OpenAI and Bedrock clients are built on first use: a process whose assistants
+    // never use one does not pay for building it at cold start (building an SDK client is
+    // about a fifth of a function's start-up instructions; BENCHMARKS.md).
     openai: OnceLock<Result<Arc<OpenAiProvider>, String>>,
-    bedrock: Option<Arc<dyn ModelProvider>>,
+    bedrock_sdk: aws_config::SdkConfig,
+    first_token_timeout: std::time::Duration,
+    bedrock: OnceLock<Arc<dyn ModelProvider>>,
 }
 
 impl Providers {
@@ -29,32 +32,18 @@ impl Providers {
             Some(source) => Some(source.resolve(sdk).await?),
             None => None,
         };
-        Ok(Self::new(
-            OfflineProvider::new(settings.offline),
-            OpenAiSettings {
+        Ok(Self {
+            offline: Arc::new(OfflineProvider::new(settings.offline)),
+            openai_settings: OpenAiSettings {
                 base_url: settings.openai_base_url.clone(),
                 api_key,
                 ..OpenAiSettings::default()
             },
-            Some(Arc::new(crate::provider::bedrock::BedrockProvider::new(
-                sdk,
-                settings.first_token_timeout,
-            ))),
-        ))
-    }
-
-    /// Providers from their parts (tests point OpenAI at a local server).
-    pub fn new(
-        offline: OfflineProvider,
-        openai_settings: OpenAiSettings,
-        bedrock: Option<Arc<dyn ModelProvider>>,
-    ) -> Self {
-        Self {
-            offline: Arc::new(offline),
-            openai_settings,
             openai: OnceLock::new(),
-            bedrock,
-        }
+            bedrock_sdk: sdk.clone(),
+            first_token_timeout: settings.first_token_timeout,
+            bedrock: OnceLock::new(),
+        })
     }
 
     /// The provider that serves `assistant`.
@@ -74,10 +63,15 @@ impl Providers {
                     ))),
                 }
             }
-            ProviderKind::Bedrock => self
+            ProviderKind::Bedrock => Ok(self
                 .bedrock
-                .clone()
-                .ok_or_else(|| ApiError::internal("the Bedrock provider is not configured")),
+                .get_or_init(|| {
+                    Arc::new(crate::provider::bedrock::BedrockProvider::new(
+                        &self.bedrock_sdk,
+                        self.first_token_timeout,
+                    ))
+                })
+                .clone()),
         }
     }
 }
