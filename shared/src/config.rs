@@ -439,6 +439,56 @@ mod tests {
     }
 
     #[test]
+    fn aws_calls_trust_amazons_roots_unless_a_bundle_is_named() {
+        let base = [("TABLE_NAME", "chat"), ("SESSION_SIGNING_KEYS", KEY)];
+        let config = Config::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(config.dynamo.trust, AwsTrust::Amazon);
+        assert!(!config.dynamo.env_credentials);
+
+        let bundle = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/certs/amazon-trust-services.pem"
+        );
+        let with = |path: &'static str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("AWS_CA_BUNDLE", path));
+            Config::from_lookup(lookup(&pairs))
+        };
+        assert!(matches!(
+            with(bundle).unwrap().dynamo.trust,
+            AwsTrust::Bundle(_)
+        ));
+        for unusable in [
+            "/nonexistent/ca.pem",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+        ] {
+            let error = with(unusable).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    ConfigError::Invalid {
+                        name: "AWS_CA_BUNDLE",
+                        ..
+                    }
+                ),
+                "{unusable}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_in_the_environment_are_read_from_there() {
+        let config = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "chat"),
+            ("SESSION_SIGNING_KEYS", KEY),
+            ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ]))
+        .unwrap();
+        assert!(config.dynamo.env_credentials);
+    }
+
+    #[test]
     fn cors_origins_are_read_and_checked() {
         let config = Config::from_lookup(lookup(&[
             ("TABLE_NAME", "chat"),
