@@ -249,7 +249,7 @@ impl Message {
             created_at,
             chat_id,
             role,
-            parts: RawJson::from_value(&text_parts(text)),
+            parts: text_parts(text),
             status: Some(status),
             error: None,
             feedback: None,
@@ -287,9 +287,9 @@ impl RawJson {
         self.0.get()
     }
 
-    /// The text parsed into a tree.
-    pub fn to_value(&self) -> Value {
-        serde_json::from_str(self.as_str()).expect("checked JSON parses")
+    /// `[]`: the parts of a message with nothing in it yet.
+    pub fn empty_list() -> Self {
+        Self::parse("[]").expect("[] is JSON")
     }
 }
 
@@ -300,8 +300,8 @@ impl PartialEq for RawJson {
 }
 
 /// The AI SDK parts of a plain text message.
-pub fn text_parts(text: &str) -> Value {
-    serde_json::json!([{ "type": "text", "text": text }])
+pub fn text_parts(text: &str) -> RawJson {
+    RawJson::from_value(&serde_json::json!([{ "type": "text", "text": text }]))
 }
 
 #[cfg(test)]

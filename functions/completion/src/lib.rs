@@ -221,7 +221,7 @@ pub fn new_turn(conversation_id: Uuid, user_text: &str) -> NewTurn {
         MessageStatus::Streaming,
         now,
     );
-    assistant_message.parts = RawJson::parse("[]").expect("[] is JSON");
+    assistant_message.parts = RawJson::empty_list();
     NewTurn {
         conversation_id,
         user_message,

@@ -419,10 +419,7 @@ pub fn message_from_item(chat_id: Uuid, item: &Item) -> Result<Message, StoreErr
         created_at: r.time("createdAt")?,
         chat_id,
         role: r.parsed("role", MessageRole::parse)?,
-        parts: match r.opt_json("parts")? {
-            Some(parts) => parts,
-            None => RawJson::parse("[]").expect("[] is JSON"),
-        },
+        parts: r.opt_json("parts")?.unwrap_or_else(RawJson::empty_list),
         status: r.opt_parsed("status", MessageStatus::parse)?,
         error: r.opt_str("error")?.map(str::to_owned),
         feedback: r.opt_parsed("feedback", |t| match t {

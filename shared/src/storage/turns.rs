@@ -144,7 +144,7 @@ impl CompletionStore for DynamoStore {
         message_id: Uuid,
         outcome: &MessageOutcome,
     ) -> Result<(), StoreError> {
-        let parts = crate::domain::text_parts(&outcome.text).to_string();
+        let parts = crate::domain::text_parts(&outcome.text);
         let mut update = self
             .client()
             .update_item()
@@ -154,7 +154,7 @@ impl CompletionStore for DynamoStore {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", s(outcome.status.as_str()))
-            .expression_attribute_values(":parts", s(parts));
+            .expression_attribute_values(":parts", s(parts.as_str()));
         let mut set = vec!["#status = :status", "parts = :parts"];
         let mut remove = Vec::new();
         match &outcome.metadata {
