@@ -12,7 +12,7 @@ use chat_local::engine::EmbeddedDynamo;
 use chat_local::seed::{DEMO_PROJECT, demo_assistants, seed_demo};
 use chat_local::settings::{DEV_SIGNING_KEYS, config_with};
 use chat_shared::assistant::{Plan, ProjectSettings};
-use chat_shared::config::Config;
+use chat_shared::config::{Config, CredentialSource};
 use chat_shared::domain::{
     Caller, Conversation, Message, MessageRole, MessageStatus, ProjectId, VisitorId,
 };
@@ -56,7 +56,7 @@ impl Stack {
             "LOG_LEVEL" => Some("warn".to_owned()),
             _ => None,
         })?;
-        config.dynamo.static_credentials = true;
+        config.dynamo.credentials = CredentialSource::LocalDummy;
         // Timings call one visitor far past any rate limit: they run without the limiter.
         // The round-trip counts use `logged`, with it on as deployed.
         let mut unlimited = config.clone();

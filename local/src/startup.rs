@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chat_shared::config::Config;
+use chat_shared::config::{Config, CredentialSource};
 use chat_shared::provider::registry::Providers;
 use chat_shared::services::Services;
 use chat_shared::storage::table::create_table;
@@ -44,7 +44,7 @@ pub async fn start(
                 .unwrap_or_else(|| ([127, 0, 0, 1], 0).into());
             let engine = EmbeddedDynamo::start_on(options.db_file.as_deref(), addr).await?;
             config.dynamo.endpoint = Some(engine.endpoint().to_owned());
-            config.dynamo.static_credentials = true;
+            config.dynamo.credentials = CredentialSource::LocalDummy;
             Some(engine)
         }
     };

@@ -124,15 +124,26 @@ pub struct DynamoSettings {
     pub attempt_timeout: Duration,
     /// Limit for a call with all its retries (`DYNAMODB_OPERATION_TIMEOUT_MS`, default 5000).
     pub operation_timeout: Duration,
-    /// Use fixed dummy credentials instead of the SDK's chain: for local engines only.
-    pub static_credentials: bool,
-    /// The credentials are in the environment (`AWS_ACCESS_KEY_ID`, as Lambda gives them), so
-    /// they are read from there alone: the SDK's full chain also builds an STS client for web
-    /// identity, with its own TLS set-up, at start-up.
-    pub env_credentials: bool,
+    /// Where the AWS credentials come from.
+    pub credentials: CredentialSource,
     /// What AWS endpoints' certificates are checked against (all AWS clients of the
     /// process share it): Amazon's roots, or the file `AWS_CA_BUNDLE` names.
     pub trust: AwsTrust,
+}
+
+/// Where the AWS credentials come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// The SDK's default chain (environment, profile, web identity, container, instance).
+    #[default]
+    DefaultChain,
+    /// The environment alone (`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` are set, as
+    /// Lambda sets them): the default chain would also build an STS client for web
+    /// identity, with its own TLS set-up, at start-up.
+    Environment,
+    /// Fixed dummy credentials: for local engines, which check that a request is signed,
+    /// not who signed it.
+    LocalDummy,
 }
 
 /// The log line format.
@@ -211,9 +222,13 @@ impl Config {
                 "DYNAMODB_OPERATION_TIMEOUT_MS",
                 5_000,
             )?),
-            static_credentials: false,
-            env_credentials: get("AWS_ACCESS_KEY_ID").is_some()
-                && get("AWS_SECRET_ACCESS_KEY").is_some(),
+            credentials: if get("AWS_ACCESS_KEY_ID").is_some()
+                && get("AWS_SECRET_ACCESS_KEY").is_some()
+            {
+                CredentialSource::Environment
+            } else {
+                CredentialSource::DefaultChain
+            },
             trust: match get("AWS_CA_BUNDLE") {
                 None => AwsTrust::Amazon,
                 Some(path) => std::fs::read(&path)
@@ -443,7 +458,7 @@ mod tests {
         let base = [("TABLE_NAME", "chat"), ("SESSION_SIGNING_KEYS", KEY)];
         let config = Config::from_lookup(lookup(&base)).unwrap();
         assert_eq!(config.dynamo.trust, AwsTrust::Amazon);
-        assert!(!config.dynamo.env_credentials);
+        assert_eq!(config.dynamo.credentials, CredentialSource::DefaultChain);
 
         let bundle = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -485,7 +500,7 @@ mod tests {
             ("AWS_SECRET_ACCESS_KEY", "secret"),
         ]))
         .unwrap();
-        assert!(config.dynamo.env_credentials);
+        assert_eq!(config.dynamo.credentials, CredentialSource::Environment);
     }
 
     #[test]

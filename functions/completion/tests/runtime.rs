@@ -8,7 +8,7 @@ use chat_local::engine::EmbeddedDynamo;
 use chat_local::runtime_api::RuntimeApi;
 use chat_local::seed::seed_demo;
 use chat_local::settings::DEV_SIGNING_KEYS;
-use chat_shared::config::DynamoSettings;
+use chat_shared::config::{CredentialSource, DynamoSettings};
 use chat_shared::storage::client::{dynamo_client, sdk_config};
 use chat_shared::storage::table::create_table;
 
@@ -28,7 +28,7 @@ async fn the_streaming_runtime_carries_status_headers_and_body_for_streams_and_e
         max_attempts: 3,
         attempt_timeout: std::time::Duration::from_secs(2),
         operation_timeout: std::time::Duration::from_secs(5),
-        static_credentials: true,
+        credentials: CredentialSource::LocalDummy,
         ..DynamoSettings::default()
     };
     let client = dynamo_client(&sdk_config(&settings).await, &settings);

@@ -12,7 +12,7 @@ use chat_local::server::{App, LocalBody, ROUTES, route};
 use chat_local::settings::config_with;
 use chat_shared::assistant::{Assistant, Plan, ProjectSettings, ProviderKind, Tier};
 use chat_shared::auth::{Claims, SigningKeys, TokenMinter, now_secs};
-use chat_shared::config::Config;
+use chat_shared::config::{Config, CredentialSource};
 use chat_shared::domain::{
     Caller, Conversation, Message, MessageRole, MessageStatus, ProjectId, VisitorId,
 };
@@ -88,7 +88,7 @@ where
             .map(|(_, value)| (*value).to_owned()),
     })
     .expect("config");
-    config.dynamo.static_credentials = true;
+    config.dynamo.credentials = CredentialSource::LocalDummy;
     customize(&mut config);
     let direct = config.dynamo.clone();
     config.dynamo.endpoint = Some(route(endpoint.clone()).await);

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 
 use crate::aws_https::https_client;
-use crate::config::DynamoSettings;
+use crate::config::{CredentialSource, DynamoSettings};
 
 /// The region used when neither the settings nor the environment name one (local runs).
 pub const FALLBACK_REGION: &str = "us-east-1";
@@ -32,13 +32,15 @@ pub async fn sdk_config(settings: &DynamoSettings) -> SdkConfig {
     if settings.endpoint.is_some() && settings.region.is_none() {
         loader = loader.region(Region::new(FALLBACK_REGION));
     }
-    if settings.static_credentials {
-        // A local engine checks that a request is signed, not who signed it.
-        loader =
-            loader.credentials_provider(Credentials::new("local", "local", None, None, "static"));
-    } else if settings.env_credentials {
-        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
-    }
+    loader = match settings.credentials {
+        CredentialSource::DefaultChain => loader,
+        CredentialSource::Environment => {
+            loader.credentials_provider(EnvironmentVariableCredentialsProvider::new())
+        }
+        CredentialSource::LocalDummy => {
+            loader.credentials_provider(Credentials::new("local", "local", None, None, "static"))
+        }
+    };
     loader.load().await
 }
 
