@@ -3,11 +3,13 @@
 
 What it compares:
 - the DynamoDB table: key attributes, index name and keys, TTL attribute (the constants in
-  shared/src/storage/table.rs), billing mode and projection;
+  crates/storage/src/keys.rs; crates/storage/src/table.rs creates it), billing mode and
+  projection;
 - the functions: each `Binary` is a `[[bin]]` of the crate its `CodeUri` names, every
   function binary under functions/ is deployed, runtime/architecture/build method;
-- the environment: every variable the template sets is one the code reads (shared/src and
-  functions/*/src), the required ones are set, and keys never appear inline;
+- the environment: every variable the template sets is one the code reads (the crates that
+  run on Lambda, crates/*/src but the test kit, and functions/*/src), the required ones are
+  set, and keys never appear inline;
 - IAM: each function's DynamoDB actions are exactly the ones it is meant to use, on this
   table only, and every DynamoDB operation the code calls is granted to some function;
 - the API, after SAM's own transform (the one CloudFormation runs on deploy): every route
@@ -15,7 +17,7 @@ What it compares:
   RESPONSE_STREAM` becomes `responseTransferMode: STREAM` and the
   response-streaming-invocations URI) with a long timeout, and each path has a preflight
   whose allowed methods, headers and cache time are what the local server answers with
-  (shared/src/cors.rs).
+  (crates/edge/src/cors.rs).
 
 Run by scripts/check-template.sh inside its venv (PyYAML and aws-sam-translator come with
 cfn-lint and aws-sam-cli). Exit status 1 on any mismatch; the last line reads
@@ -55,7 +57,7 @@ ROUTES = {
 DYNAMODB_ACTIONS = {
     "get-conversation": {"Query", "GetItem", "UpdateItem"},
     "close-conversation": {"UpdateItem", "GetItem"},
-    "chat-completion": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem"},
+    "chat-completion": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "ConditionCheckItem"},
 }
 
 # Other actions a function may hold (the signing-key secret is required for every function).
@@ -202,8 +204,10 @@ CONST_RE = re.compile(r'pub\s+const\s+([A-Z_][A-Z0-9_]*)\s*:\s*&str\s*=\s*"([^"]
 # get("X"), get_opt("X"), std::env::var("X"), var_os("X"), lookup("X"), env_or("X", ..),
 # parse_number(&get, "X", ...): a reading function's name, then the variable's name.
 ENV_READ_RE = re.compile(
-    r'(?:\b(?:\w+_)?(?:get|var|var_os|lookup|env)(?:_\w+)?|\bparse_\w+\(\s*&?\s*\w+\s*,)\s*\(?\s*"([A-Z][A-Z0-9_]*)"'
+    r'(?:\b(?:\w+_)?(?:get|var|var_os|lookup|env|required|number|millis|flag|spelled)(?:_\w+)?|\bparse_\w+\(\s*&?\s*\w+\s*,)\s*\(?\s*"([A-Z][A-Z0-9_]*)"'
 )
+# pub const SIGNING_KEYS_VAR: &str = "SESSION_SIGNING_KEYS": a variable's name kept in a constant.
+ENV_CONST_RE = re.compile(r'pub\s+const\s+[A-Z0-9_]*_VAR\s*:\s*&str\s*=\s*"([A-Z][A-Z0-9_]*)"\s*;')
 SDK_CALL_RE = re.compile(r"\.(" + "|".join(SDK_OPERATIONS) + r"|transact_write_items)\(\)")
 
 
@@ -211,8 +215,8 @@ MAX_AGE_RE = re.compile(r"pub\s+const\s+MAX_AGE_SECS\s*:\s*u32\s*=\s*(\d+)\s*;")
 
 
 def code_preflight(root: Path) -> tuple[str | None, str | None]:
-    """The preflight's Access-Control-Allow-Headers and Max-Age in shared/src/cors.rs."""
-    path = root / "shared/src/cors.rs"
+    """The preflight's Access-Control-Allow-Headers and Max-Age in crates/edge/src/cors.rs."""
+    path = root / "crates/edge/src/cors.rs"
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     max_age = MAX_AGE_RE.search(text)
     return dict(CONST_RE.findall(text)).get("ALLOW_HEADERS"), max_age.group(1) if max_age else None
@@ -223,12 +227,18 @@ def rust_files(root: Path, dirs: list[str]) -> Iterator[Path]:
         yield from sorted((root / d).glob("**/*.rs"))
 
 
+def lambda_dirs(root: Path) -> list[str]:
+    """The source folders of the crates a function binary links: the layers and the functions."""
+    layers = [str(p.relative_to(root)) for p in sorted(root.glob("crates/*/src")) if p.parent.name != "testkit"]
+    return layers + [str(p.relative_to(root)) for p in sorted(root.glob("functions/*/src"))]
+
+
 def code_env_reads(root: Path) -> dict[str, set[str]]:
     """Variable name -> files that read it, in the crates that run on Lambda."""
     reads: dict[str, set[str]] = {}
-    dirs = ["shared/src"] + [str(p.relative_to(root)) for p in sorted(root.glob("functions/*/src"))]
-    for path in rust_files(root, dirs):
-        for name in ENV_READ_RE.findall(path.read_text(encoding="utf-8")):
+    for path in rust_files(root, lambda_dirs(root)):
+        text = path.read_text(encoding="utf-8")
+        for name in ENV_READ_RE.findall(text) + ENV_CONST_RE.findall(text):
             reads.setdefault(name, set()).add(str(path.relative_to(root)))
     return reads
 
@@ -237,9 +247,10 @@ def code_dynamodb_actions(root: Path) -> dict[str, set[str]]:
     """IAM action -> files whose DynamoDB calls need it. table.rs is left out: it creates the
     table for local runs and tests; on AWS the template creates it."""
     needed: dict[str, set[str]] = {}
-    dirs = ["shared/src"] + [str(p.relative_to(root)) for p in sorted(root.glob("functions/*/src"))]
-    for path in rust_files(root, dirs):
-        if path.name == "table.rs":
+    for path in rust_files(root, lambda_dirs(root)):
+        # table.rs creates the table, projects.rs and import.rs are the operator's and the
+        # seed's writes: none of them runs on Lambda.
+        if path.name in ("table.rs", "projects.rs", "import.rs"):
             continue
         text = path.read_text(encoding="utf-8")
         for op in SDK_CALL_RE.findall(text):
@@ -320,13 +331,14 @@ def key_schema(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
 
 
 def check_table(r: Report, root: Path, template: dict[str, Any]) -> str | None:
-    print("--- table (shared/src/storage/table.rs)")
-    source = "shared/src/storage/table.rs"
+    print("--- table (crates/storage/src/keys.rs, table.rs)")
+    source = "crates/storage/src/table.rs"
+    keys = "crates/storage/src/keys.rs"
     table_rs = (root / source).read_text(encoding="utf-8")
-    consts = dict(CONST_RE.findall(table_rs))
+    consts = dict(CONST_RE.findall((root / keys).read_text(encoding="utf-8")))
     wanted = ["PARTITION_KEY", "SORT_KEY", "VISITOR_INDEX", "VISITOR_INDEX_PK", "VISITOR_INDEX_SK", "TTL_ATTRIBUTE"]
     missing = [c for c in wanted if c not in consts]
-    if not r.check(not missing, f"{source} defines {', '.join(wanted)}", f"not found: {missing}; update this script"):
+    if not r.check(not missing, f"{keys} defines {', '.join(wanted)}", f"not found: {missing}; update this script"):
         return None
     for marker, what in [
         ("BillingMode::PayPerRequest", "on-demand billing"),
@@ -424,7 +436,7 @@ def check_functions(r: Report, root: Path, template: dict[str, Any], table: str 
 
 
 def check_env(r: Report, root: Path, template: dict[str, Any], deployed: dict[str, str], table: str | None) -> None:
-    print("--- environment (shared/src/config.rs and the functions' sources)")
+    print("--- environment (the settings of crates/*/src and the functions' sources)")
     reads = code_env_reads(root)
     for name in ["TABLE_NAME", "SESSION_SIGNING_KEYS_SECRET_ARN", "LOG_FORMAT"]:
         r.check(
@@ -557,7 +569,7 @@ def check_api(r: Report, root: Path, template: dict[str, Any], transformed: dict
             r.check("responseTransferMode" not in integration, f"{method} {path} is buffered")
         if not r.check("options" in paths.get(path, {}), f"{path} answers the CORS preflight (OPTIONS)"):
             continue
-        # The local server answers preflights itself (shared/src/cors.rs): the same values.
+        # The local server answers preflights itself (crates/edge/src/cors.rs): the same values.
         preflight = (
             paths[path]["options"].get("x-amazon-apigateway-integration", {})
             .get("responses", {}).get("default", {}).get("responseParameters", {})
@@ -566,9 +578,9 @@ def check_api(r: Report, root: Path, template: dict[str, Any], transformed: dict
         r.equal(f"{path} preflight Allow-Methods", preflight.get(header + "Allow-Methods"),
                 f"'{method},OPTIONS'", "the route")
         r.equal(f"{path} preflight Allow-Headers", preflight.get(header + "Allow-Headers"),
-                f"'{allow_headers}'", "shared/src/cors.rs ALLOW_HEADERS")
+                f"'{allow_headers}'", "crates/edge/src/cors.rs ALLOW_HEADERS")
         r.equal(f"{path} preflight Max-Age", preflight.get(header + "Max-Age"),
-                f"'{max_age}'", "shared/src/cors.rs MAX_AGE_SECS")
+                f"'{max_age}'", "crates/edge/src/cors.rs MAX_AGE_SECS")
 
 
 def main() -> int:

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use chat_local::runtime_api::{Invocation, RuntimeApi};
+use chat_testkit::runtime_api::{Invocation, RuntimeApi};
 use tokio::process::{Child, Command};
 
 use crate::stack::{BoxError, SECRET_ARN, Stack, TABLE};

@@ -20,17 +20,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use chat_completion::Completion;
+use chat_domain::Spelling;
+use chat_domain::conversation::ConversationStatus;
+use chat_domain::ids::Caller;
+use chat_edge::Handler;
+use chat_engine::decide::new_turn;
+use chat_local::app::App;
 use chat_local::seed::{DEMO_CONVERSATION, demo_caller};
-use chat_local::server::{App, serve};
-use chat_local::settings::DEV_SIGNING_KEYS;
-use chat_shared::auth::{Authenticator, SigningKeys};
-use chat_shared::domain::Caller;
-use chat_shared::provider::offline::{OfflineProvider, OfflineSettings};
-use chat_shared::provider::registry::Providers;
-use chat_shared::provider::{ChatMessage, ChatRole, ModelProvider, ModelRequest, ProviderEvent};
-use chat_shared::storage::CompletionStore;
-use chat_shared::storage::items::conversation_pk;
+use chat_local::server::serve;
+use chat_providers::offline::{OfflineProvider, OfflineSettings};
+use chat_providers::{ChatMessage, ChatRole, ModelProvider, ModelRequest, ProviderEvent};
+use chat_storage::items::conversation::{CLOSE_REASON, CLOSED_AT, STATUS, UPDATED_AT, VISITOR_ID};
+use chat_storage::items::key;
+use chat_storage::keys::{CONVERSATION_SK, PARTITION_KEY, conversation_pk};
+use chat_storage::ports::CompletionStore;
 use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use lambda_http::RequestExt;
@@ -266,7 +269,8 @@ async fn bare_query(stack: &Stack, caller: Caller, id: uuid::Uuid) -> Result<usi
         .client()
         .query()
         .table_name(stack::TABLE)
-        .key_condition_expression("pk = :pk")
+        .key_condition_expression("#pk = :pk")
+        .expression_attribute_names("#pk", PARTITION_KEY)
         .expression_attribute_values(
             ":pk",
             AttributeValue::S(conversation_pk(caller.project, id)),
@@ -281,22 +285,35 @@ async fn bare_query(stack: &Stack, caller: Caller, id: uuid::Uuid) -> Result<usi
 
 /// The UpdateItem the close adapter sends, bare.
 async fn bare_update(stack: &Stack, caller: Caller, id: uuid::Uuid) -> Result<(), BoxError> {
-    let now = AttributeValue::S(chat_shared::timestamp::Timestamp::now().to_string());
+    let now = AttributeValue::S(chat_domain::timestamp::Timestamp::now().to_string());
     stack
         .client()
         .update_item()
         .table_name(stack::TABLE)
-        .key("pk", AttributeValue::S(conversation_pk(caller.project, id)))
-        .key("sk", AttributeValue::S("C".into()))
-        .condition_expression("attribute_exists(pk) AND visitorId = :visitor AND #status = :open")
-        .expression_attribute_names("#status", "status")
+        .set_key(Some(key(
+            conversation_pk(caller.project, id),
+            CONVERSATION_SK,
+        )))
+        .condition_expression("attribute_exists(#pk) AND #visitor = :visitor AND #status = :open")
+        .expression_attribute_names("#pk", PARTITION_KEY)
+        .expression_attribute_names("#visitor", VISITOR_ID)
+        .expression_attribute_names("#status", STATUS)
+        .expression_attribute_names("#closedAt", CLOSED_AT)
+        .expression_attribute_names("#updatedAt", UPDATED_AT)
+        .expression_attribute_names("#reason", CLOSE_REASON)
         .expression_attribute_values(":visitor", AttributeValue::S(caller.visitor.0.to_string()))
-        .expression_attribute_values(":open", AttributeValue::S("open".into()))
-        .expression_attribute_values(":closed", AttributeValue::S("closed".into()))
+        .expression_attribute_values(
+            ":open",
+            AttributeValue::S(ConversationStatus::Open.as_str().into()),
+        )
+        .expression_attribute_values(
+            ":closed",
+            AttributeValue::S(ConversationStatus::Closed.as_str().into()),
+        )
         .expression_attribute_values(":now", now)
         .expression_attribute_values(":reason", AttributeValue::S("Question answered".into()))
         .update_expression(
-            "SET #status = :closed, closedAt = :now, updatedAt = :now, closeReason = :reason",
+            "SET #status = :closed, #closedAt = :now, #updatedAt = :now, #reason = :reason",
         )
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()
@@ -305,8 +322,7 @@ async fn bare_update(stack: &Stack, caller: Caller, id: uuid::Uuid) -> Result<()
 }
 
 async fn warm(stack: &Stack, calls: usize) -> Result<Vec<Row>, BoxError> {
-    let (store, auth) = (&stack.services.store, &stack.services.auth);
-    let (limiter, cors) = (&stack.services.limiter, &stack.services.config.cors);
+    let app = &stack.app;
     let caller = new_caller();
     let token = token(caller);
     let id = stack.conversation(caller, 20).await?;
@@ -314,8 +330,7 @@ async fn warm(stack: &Stack, calls: usize) -> Result<Vec<Row>, BoxError> {
     let warmup = calls / 10;
     for n in 0..calls + warmup {
         let t = Instant::now();
-        let response =
-            get_conversation::handle(store, auth, limiter, cors, get_request(id, &token)).await;
+        let response = app.get.handle(get_request(id, &token)).await;
         let handler = t.elapsed();
         assert_eq!(response.status(), 200, "get: {:?}", response.body());
         let t = Instant::now();
@@ -336,9 +351,7 @@ async fn warm(stack: &Stack, calls: usize) -> Result<Vec<Row>, BoxError> {
     let (mut close, mut update) = (Samples::default(), Samples::default());
     for (n, pair) in open.chunks(2).enumerate() {
         let t = Instant::now();
-        let response =
-            close_conversation::handle(store, auth, limiter, cors, close_request(pair[0], &token))
-                .await;
+        let response = app.close.handle(close_request(pair[0], &token)).await;
         let handler = t.elapsed();
         assert_eq!(response.status(), 200, "close: {:?}", response.body());
         let t = Instant::now();
@@ -455,16 +468,13 @@ async fn local_stream(
 /// The two storage calls a completion makes before it asks the model, alone: read the
 /// settings, assistant and conversation, then write the turn of a new conversation.
 async fn storage_before_model(stack: &Stack) -> Result<std::time::Duration, BoxError> {
-    let store = &stack.services.store;
+    let store = stack.store();
     let caller = demo_caller();
-    let id = chat_shared::domain::new_id();
+    let id = chat_domain::ids::new_id();
     let start = Instant::now();
     store.turn_context(caller, id, None).await?;
     store
-        .write_turn(
-            caller,
-            &chat_completion::new_turn(id, "Do you ship to Canada?"),
-        )
+        .write_turn(caller, &new_turn(id, "Do you ship to Canada?"))
         .await?;
     Ok(start.elapsed())
 }
@@ -476,12 +486,10 @@ async fn streaming(stack: &Stack, o: &Options) -> Result<(Vec<Row>, String), Box
     // The local server, in this process, over real HTTP; without the limiter, like the
     // Lambda path below (both are called far past any limit; counters move in parallel with
     // the first read, as row 5 counts).
-    let providers = Providers::build(&stack.config.completion, &stack.services.sdk).await?;
-    let services = chat_shared::services::Services::build(stack.services.config.clone()).await?;
-    let app = Arc::new(App::new(services, providers));
+    let app = Arc::new(App::build(stack.unlimited.clone()).await?);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(serve(listener, app, std::future::pending()));
+    tokio::spawn(serve(listener, app, std::future::pending(), None));
     let token = token(demo_caller());
 
     // The chat-completion binary under the Runtime API.
@@ -641,38 +649,24 @@ async fn size_and_memory(stack: &Stack, o: &Options) -> Result<Vec<Row>, BoxErro
 // ---------------------------------------------------------------- 5. round trips
 
 async fn round_trips(stack: &Stack) -> Result<Vec<Row>, BoxError> {
-    let (store, auth) = (&stack.logged.store, &stack.logged.auth);
-    let (limiter, cors) = (&stack.logged.limiter, &stack.logged.config.cors);
+    let logged = &stack.logged;
     let caller = new_caller();
     let token = token(caller);
     let id = stack.conversation(caller, 20).await?;
     // Sequential round trips: requests sent together (a read and the rate-limit counters)
     // count once.
-    let count = |calls: &Arc<chat_local::call_log::CallLog>| calls.round_trips() as f64;
+    let count = |calls: &Arc<chat_testkit::call_log::CallLog>| calls.round_trips() as f64;
 
     stack.calls.clear();
-    let response =
-        get_conversation::handle(store, auth, limiter, cors, get_request(id, &token)).await;
+    let response = logged.get.handle(get_request(id, &token)).await;
     assert_eq!(response.status(), 200);
     let get = count(&stack.calls);
 
     stack.calls.clear();
-    let response =
-        close_conversation::handle(store, auth, limiter, cors, close_request(id, &token)).await;
+    let response = logged.close.handle(close_request(id, &token)).await;
     assert_eq!(response.status(), 200);
     let close = count(&stack.calls);
 
-    let keys = SigningKeys::parse(DEV_SIGNING_KEYS)?;
-    let deps = Completion {
-        store: stack.logged.store.clone(),
-        auth: Arc::new(Authenticator::new(&keys, None)),
-        providers: Arc::new(Providers::build(&stack.config.completion, &stack.logged.sdk).await?),
-        settings: Arc::new(stack.config.completion.clone()),
-        limiter: Arc::new(chat_shared::rate_limit::RateLimiter::new(
-            stack.config.limits,
-        )),
-        cors: stack.config.cors.clone(),
-    };
     stack
         .set_demo_model("offline:first=0,gap=0,tokens=24")
         .await?;
@@ -692,7 +686,7 @@ async fn round_trips(stack: &Stack) -> Result<Vec<Row>, BoxError> {
         ))?;
     stack.reopen_demo().await?;
     stack.calls.clear();
-    let response = chat_completion::handle(&deps, request).await;
+    let response = logged.completions.handle(request).await;
     assert_eq!(response.status(), 200);
     let body = response.into_body().collect().await?.to_bytes();
     assert!(body.ends_with(b"data: [DONE]\n\n"));

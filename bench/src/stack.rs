@@ -6,20 +6,25 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
-use chat_local::call_log::{CallLog, CallLogInterceptor};
-use chat_local::engine::EmbeddedDynamo;
-use chat_local::seed::{DEMO_PROJECT, demo_assistants, seed_demo};
-use chat_local::settings::{DEV_SIGNING_KEYS, config_with};
-use chat_shared::assistant::{Plan, ProjectSettings};
-use chat_shared::config::{Config, CredentialSource};
-use chat_shared::domain::{
-    Caller, Conversation, Message, MessageRole, MessageStatus, ProjectId, VisitorId,
-};
-use chat_shared::services::Services;
-use chat_shared::storage::items::{conversation_item, message_item, project_item};
-use chat_shared::storage::table::create_table;
-use chat_shared::timestamp::Timestamp;
+use chat_domain::Spelling;
+use chat_domain::conversation::{Conversation, ConversationStatus};
+use chat_domain::env::Env;
+use chat_domain::ids::{Caller, ProjectId, VisitorId};
+use chat_domain::message::{Message, MessageRole, MessageStatus};
+use chat_domain::timestamp::Timestamp;
+use chat_local::app::{App, LocalSettings};
+use chat_local::embedded_dynamo::EmbeddedDynamo;
+use chat_local::seed::{DEMO_CONVERSATION, DEMO_PROJECT, demo_assistants, seed_demo};
+use chat_local::settings::{DEV_SIGNING_KEYS, local_settings};
+use chat_storage::DynamoStore;
+use chat_storage::items::conversation::{CLOSE_REASON, CLOSED_AT, STATUS};
+use chat_storage::items::key;
+use chat_storage::keys::{CONVERSATION_SK, conversation_pk};
+use chat_storage::settings::CredentialSource;
+use chat_storage::table::create_table;
+use chat_testkit::call_log::{CallLog, CallLogInterceptor};
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -36,11 +41,13 @@ pub const SECRET_ARN: &str =
 
 pub struct Stack {
     pub engine: EmbeddedDynamo,
-    pub config: Config,
-    /// Plain services: what warm latency is measured with.
-    pub services: Services,
-    /// Services whose client logs every request: what round trips are counted with.
-    pub logged: Services,
+    /// The same without the limiter: what warm latency and streams are measured with.
+    pub unlimited: LocalSettings,
+    /// Every function's state, without the limiter.
+    pub app: App,
+    /// Every function's state, with the limiter, on a client that logs every request:
+    /// what round trips are counted with.
+    pub logged: App,
     pub calls: Arc<CallLog>,
     /// `http://127.0.0.1:<port>` of the Secrets Manager stand-in.
     pub secrets_endpoint: String,
@@ -50,53 +57,47 @@ impl Stack {
     pub async fn start() -> Result<Self, BoxError> {
         let engine = EmbeddedDynamo::start(None).await?;
         let endpoint = engine.endpoint().to_owned();
-        let mut config = config_with(|name| match name {
-            "TABLE_NAME" => Some(TABLE.to_owned()),
-            "DYNAMODB_ENDPOINT" => Some(endpoint.clone()),
-            "LOG_LEVEL" => Some("warn".to_owned()),
-            _ => None,
-        })?;
-        config.dynamo.credentials = CredentialSource::LocalDummy;
+        let mut settings = local_settings(Env::from_pairs(&[
+            ("TABLE_NAME", TABLE),
+            ("DYNAMODB_ENDPOINT", &endpoint),
+            ("LOG_LEVEL", "warn"),
+        ]))?;
+        settings.base.store.dynamo.credentials = CredentialSource::LocalDummy;
         // Timings call one visitor far past any rate limit: they run without the limiter.
         // The round-trip counts use `logged`, with it on as deployed.
-        let mut unlimited = config.clone();
-        unlimited.limits.enabled = false;
-        let services = Services::build(unlimited).await?;
+        let mut unlimited = settings.clone();
+        unlimited.base.limits.enabled = false;
+        let app = App::build(unlimited.clone()).await?;
         let calls = Arc::new(CallLog::default());
         let interceptor = CallLogInterceptor(calls.clone());
-        let logged = Services::build_with(config.clone(), |b| b.interceptor(interceptor)).await?;
-        let client = services.store.client();
-        create_table(client, TABLE).await?;
-        seed_demo(client, TABLE).await.map_err(BoxError::from)?;
+        let logged = App::build_with(settings.clone(), |b| b.interceptor(interceptor)).await?;
+        create_table(app.store.client(), TABLE).await?;
+        seed_demo(&app.store).await.map_err(BoxError::from)?;
         let secrets_endpoint = serve_secret().await?;
         Ok(Self {
             engine,
-            config,
-            services,
+            unlimited,
+            app,
             logged,
             calls,
             secrets_endpoint,
         })
     }
 
+    pub fn store(&self) -> &DynamoStore {
+        &self.app.store
+    }
+
     pub fn client(&self) -> &Client {
-        self.services.store.client()
+        self.app.store.client()
     }
 
     /// Makes `model` the demo project's default assistant.
     pub async fn set_demo_model(&self, model: &str) -> Result<(), BoxError> {
         let [mut standard, _] = demo_assistants();
         standard.model = model.to_owned();
-        let settings = ProjectSettings {
-            plan: Plan::Free,
-            default_assistant: Some(standard),
-            limits: Default::default(),
-        };
-        self.client()
-            .put_item()
-            .table_name(TABLE)
-            .set_item(Some(project_item(ProjectId(DEMO_PROJECT), &settings)))
-            .send()
+        self.store()
+            .put_assistant(ProjectId(DEMO_PROJECT), &standard, true)
             .await?;
         Ok(())
     }
@@ -107,6 +108,7 @@ impl Stack {
         let start = Timestamp::now().unix_millis() - 600_000;
         let mut conversation =
             Conversation::new(id, caller.visitor, Timestamp::from_unix_millis(start));
+        let mut history = Vec::with_capacity(messages);
         for n in 0..messages {
             let at = Timestamp::from_unix_millis(start + n as i64 * 1_000);
             let role = if n % 2 == 0 {
@@ -117,41 +119,39 @@ impl Stack {
             let text = format!(
                 "Message {n} of the benchmark conversation, of a typical length for a chat turn."
             );
-            let message =
-                Message::text(Uuid::now_v7(), id, role, &text, MessageStatus::Complete, at);
-            self.client()
-                .put_item()
-                .table_name(TABLE)
-                .set_item(Some(message_item(caller.project, &message)))
-                .send()
-                .await?;
+            history.push(Message::text(
+                Uuid::now_v7(),
+                id,
+                role,
+                &text,
+                MessageStatus::Complete,
+                at,
+            ));
             conversation.last_interaction_at = at;
             conversation.updated_at = at;
         }
-        self.client()
-            .put_item()
-            .table_name(TABLE)
-            .set_item(Some(conversation_item(caller.project, &conversation)))
-            .send()
+        self.store()
+            .import_conversation(caller.project, &conversation, &history)
             .await?;
         Ok(id)
     }
 
-    /// Stores the demo conversation open again (after a close).
+    /// Stores the demo conversation open again (after a close), so that every cold close
+    /// closes: a benchmark's own write, which no route makes.
     pub async fn reopen_demo(&self) -> Result<(), BoxError> {
-        use aws_sdk_dynamodb::types::AttributeValue;
-        let pk = chat_shared::storage::items::conversation_pk(
-            ProjectId(DEMO_PROJECT),
-            chat_local::seed::DEMO_CONVERSATION,
-        );
+        let pk = conversation_pk(ProjectId(DEMO_PROJECT), DEMO_CONVERSATION);
         self.client()
             .update_item()
             .table_name(TABLE)
-            .key("pk", AttributeValue::S(pk))
-            .key("sk", AttributeValue::S("C".into()))
-            .update_expression("SET #s = :open REMOVE closedAt, closeReason")
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":open", AttributeValue::S("open".into()))
+            .set_key(Some(key(pk, CONVERSATION_SK)))
+            .update_expression("SET #status = :open REMOVE #closedAt, #reason")
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#closedAt", CLOSED_AT)
+            .expression_attribute_names("#reason", CLOSE_REASON)
+            .expression_attribute_values(
+                ":open",
+                AttributeValue::S(ConversationStatus::Open.as_str().into()),
+            )
             .send()
             .await?;
         Ok(())
@@ -168,8 +168,8 @@ pub fn new_caller() -> Caller {
 
 /// A token for `caller`, signed with the development key the secret holds.
 pub fn token(caller: Caller) -> String {
-    let keys = chat_shared::auth::SigningKeys::parse(DEV_SIGNING_KEYS).expect("dev keys");
-    chat_shared::auth::TokenMinter::new(&keys).mint(caller, 3_600)
+    let keys = chat_domain::session::SigningKeys::parse(DEV_SIGNING_KEYS).expect("dev keys");
+    chat_domain::session::TokenMinter::new(&keys).mint(caller, 3_600)
 }
 
 /// Answers every request as Secrets Manager's GetSecretValue would, with the development

@@ -1,7 +1,7 @@
 //! Any bytes as a close body: accepted, or a 400/422 naming a field; never a panic.
 #![no_main]
 
-use chat_shared::input::{CloseRequest, MAX_CLOSE_REASON_CHARS};
+use chat_domain::input::{CloseRequest, MAX_CLOSE_REASON_CHARS};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,8 +2,8 @@
 //! panic. A valid request keeps every rule of the contract.
 #![no_main]
 
-use chat_shared::input::completion::{CompletionRequest, MAX_CONTENT_CHARS, MAX_MESSAGES};
-use chat_shared::provider::ChatRole;
+use chat_domain::input::completion::{CompletionRequest, MAX_CONTENT_CHARS, MAX_MESSAGES};
+use chat_domain::chat::ChatRole;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

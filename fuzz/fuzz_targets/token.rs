@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use chat_shared::auth::{Authenticator, SigningKeys};
+use chat_domain::session::{Authenticator, SigningKeys};
 use libfuzzer_sys::fuzz_target;
 
 const KEYS: &str = "local:local-development-signing-key-do-not-deploy,old:another-key-that-is-long-enough-for-hs256";

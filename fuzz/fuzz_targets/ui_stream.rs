@@ -4,7 +4,7 @@
 //! `data: [DONE]`; none of it may split or end the stream.
 #![no_main]
 
-use chat_shared::ui_stream;
+use chat_domain::ui_stream;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chat_domain::ids::{Caller, ProjectId, VisitorId};
+use chat_domain::session::{SigningKeys, TokenMinter};
 use chat_local::seed::DEMO_PROJECT;
 use chat_local::settings::DEV_SIGNING_KEYS;
-use chat_shared::auth::{SigningKeys, TokenMinter};
-use chat_shared::domain::{Caller, ProjectId, VisitorId};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use uuid::Uuid;

@@ -1,11 +1,14 @@
 //! The local server: the whole API in one process on 127.0.0.1, over the embedded
 //! DynamoDB engine by default, calling the same handlers the Lambda functions run; and
 //! the admin commands that write projects and assistants.
+//!
+//! `app` holds every function's state, `server` routes requests to them, `startup`
+//! brings the stack up (`embedded_dynamo`, `seed`), `settings` adds the development
+//! defaults, `admin` is the operator's commands.
 
 pub mod admin;
-pub mod call_log;
-pub mod engine;
-pub mod runtime_api;
+pub mod app;
+pub mod embedded_dynamo;
 pub mod seed;
 pub mod server;
 pub mod settings;

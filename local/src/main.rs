@@ -5,27 +5,42 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chat_local::admin::{self, AssistantWritten};
+use chat_domain::Spelling;
+use chat_domain::assistant::{Assistant, Plan, ProviderKind, Tier};
+use chat_domain::env::Env;
+use chat_domain::error::DisplayChain;
+use chat_domain::ids::{Caller, ProjectId, VisitorId, new_id};
+use chat_domain::session::{Claims, TokenMinter, now_secs};
+use chat_edge::{secrets, telemetry};
+use chat_local::admin;
+use chat_local::app::LocalSettings;
 use chat_local::seed::{DEMO_CONVERSATION, demo_caller};
-use chat_local::settings::local_config;
+use chat_local::settings::local_settings;
 use chat_local::startup::{StartOptions, start};
-use chat_shared::assistant::{Assistant, Plan, ProviderKind, Tier};
-use chat_shared::auth::{Claims, TokenMinter, now_secs};
-use chat_shared::config::Config;
-use chat_shared::domain::{ProjectId, new_id};
-use chat_shared::error::DisplayChain;
-use chat_shared::storage::client::{dynamo_client, sdk_config};
-use chat_shared::telemetry;
-use clap::{Parser, Subcommand, ValueEnum};
+use chat_storage::DynamoStore;
+use chat_storage::client::{dynamo_client, sdk_config};
+use chat_storage::projects::AssistantWritten;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Parser, Subcommand};
+use strum::VariantNames;
 use uuid::Uuid;
 
 /// The chat API on one local process. Configuration comes from the same environment
 /// variables the Lambda functions read (see README.md), with development defaults.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// With no command: serve, with these options.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// A value parser accepting an enum's spellings (and listing them in `--help`).
+fn spelled<T: Spelling + VariantNames + Send + Sync + 'static>() -> impl TypedValueParser<Value = T>
+{
+    PossibleValuesParser::new(T::VARIANTS).map(|text| T::parse(&text).expect("a listed value"))
 }
 
 #[derive(Subcommand)]
@@ -56,8 +71,8 @@ enum AdminCommand {
     /// Create a project with no default assistant; prints its id.
     CreateProject {
         /// Its plan: `pro` includes advanced assistants.
-        #[arg(long, value_enum)]
-        plan: PlanArg,
+        #[arg(long, value_parser = spelled::<Plan>())]
+        plan: Plan,
         /// Its id (default: a new one).
         #[arg(long)]
         project: Option<Uuid>,
@@ -78,8 +93,8 @@ struct PutAssistantArgs {
     #[arg(long)]
     name: String,
     /// Who answers.
-    #[arg(long, value_enum)]
-    provider: ProviderArg,
+    #[arg(long, value_parser = spelled::<ProviderKind>())]
+    provider: ProviderKind,
     /// The provider's model id (`gpt-4o-mini`, `anthropic.claude-3-haiku-20240307-v1:0`,
     /// or `offline[:tokens=N,...]`).
     #[arg(long)]
@@ -94,37 +109,18 @@ struct PutAssistantArgs {
     #[arg(long)]
     max_output_tokens: Option<u32>,
     /// `advanced` needs the `pro` plan.
-    #[arg(long, value_enum)]
-    tier: TierArg,
+    #[arg(long, value_parser = spelled::<Tier>())]
+    tier: Tier,
     /// Make it the project's default assistant (used when a request names none).
     #[arg(long)]
     default: bool,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum PlanArg {
-    Free,
-    Pro,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ProviderArg {
-    Offline,
-    Openai,
-    Bedrock,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum TierArg {
-    Standard,
-    Advanced,
-}
-
-#[derive(clap::Args, Default)]
+#[derive(clap::Args)]
 struct ServeArgs {
     /// The address to listen on.
     #[arg(long, env = "LOCAL_ADDR", default_value = "127.0.0.1:3000")]
-    addr: Option<SocketAddr>,
+    addr: SocketAddr,
     /// Keep the embedded engine's data in this file (default: in memory).
     #[arg(long)]
     db_file: Option<PathBuf>,
@@ -155,33 +151,37 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), MainError> {
-    let config = local_config()?;
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+    let settings = local_settings(Env::process())?;
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Token {
             project,
             visitor,
             ttl,
         } => {
-            println!("{}", mint_token(&config, project, visitor, ttl).await?);
+            let caller = Caller {
+                project: ProjectId(project),
+                visitor: VisitorId(visitor),
+            };
+            println!("{}", mint_token(&settings, caller, ttl).await?);
             Ok(())
         }
-        Command::Admin(command) => run_admin(&config, command).await,
+        Command::Admin(command) => run_admin(&settings, command).await,
         Command::Serve(args) => {
-            telemetry::init(config.log_format);
-            let addr = args.addr.unwrap_or_else(|| ([127, 0, 0, 1], 3000).into());
+            telemetry::init(&settings.base.edge.log);
             let options = StartOptions {
                 db_file: args.db_file,
                 no_seed: args.no_seed,
                 engine_addr: args.engine_addr,
             };
-            let stack = start(config, &options).await?;
-            let listener = tokio::net::TcpListener::bind(addr).await?;
+            let banner_settings = settings.clone();
+            let stack = start(settings, &options).await?;
+            let listener = tokio::net::TcpListener::bind(args.addr).await?;
             let addr = listener.local_addr()?;
-            print_banner(&stack, addr, options.no_seed);
+            print_banner(&stack, &banner_settings, addr, options.no_seed).await?;
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            chat_local::server::serve(listener, stack.app.clone(), shutdown).await;
+            chat_local::server::serve(listener, stack.app.clone(), shutdown, None).await;
             Ok(())
         }
     }
@@ -190,37 +190,40 @@ async fn run(cli: Cli) -> Result<(), MainError> {
 /// A token signed with the newest configured key, read from its secret when the keys
 /// live in Secrets Manager; it carries `iss` when the deployment checks one.
 async fn mint_token(
-    config: &Config,
-    project: Uuid,
-    visitor: Uuid,
+    settings: &LocalSettings,
+    caller: Caller,
     ttl: u64,
 ) -> Result<String, MainError> {
-    let keys = match config.signing_keys.inline() {
+    let edge = &settings.base.edge;
+    let keys = match edge.signing_keys.inline() {
         Some(keys) => keys.clone(),
         None => {
-            let sdk = sdk_config(&config.dynamo).await;
-            config.signing_keys.resolve(&sdk).await?
+            let sdk = sdk_config(&settings.base.store.dynamo).await?;
+            secrets::signing_keys(&edge.signing_keys, &sdk).await?
         }
     };
     let now = now_secs();
     Ok(TokenMinter::new(&keys).mint_claims(&Claims {
-        sub: visitor,
-        pid: project,
+        sub: caller.visitor.0,
+        pid: caller.project.0,
         iat: now,
         exp: now + ttl,
         nbf: None,
-        iss: config.token_issuer.clone(),
+        iss: edge.token_issuer.clone(),
     }))
 }
 
-async fn run_admin(config: &Config, command: AdminCommand) -> Result<(), MainError> {
-    let sdk = sdk_config(&config.dynamo).await;
-    let client = dynamo_client(&sdk, &config.dynamo);
-    let table = config.table_name.as_str();
+async fn run_admin(settings: &LocalSettings, command: AdminCommand) -> Result<(), MainError> {
+    let store_settings = &settings.base.store;
+    let sdk = sdk_config(&store_settings.dynamo).await?;
+    let store = DynamoStore::new(
+        dynamo_client(&sdk, &store_settings.dynamo),
+        store_settings.table_name.clone(),
+    );
     match command {
         AdminCommand::CreateProject { plan, project } => {
             let project = ProjectId(project.unwrap_or_else(new_id));
-            admin::create_project(&client, table, project, plan.into()).await?;
+            admin::create_project(&store, project, plan).await?;
             println!("{}", project.0);
         }
         AdminCommand::PutAssistant(args) => {
@@ -229,18 +232,18 @@ async fn run_admin(config: &Config, command: AdminCommand) -> Result<(), MainErr
             let assistant = Assistant {
                 id: Some(args.assistant.unwrap_or_else(new_id)),
                 name: args.name,
-                provider: args.provider.into(),
+                provider: args.provider,
                 model: args.model,
                 system_prompt: args.system_prompt,
                 temperature: args.temperature,
                 max_output_tokens: args.max_output_tokens,
-                tier: args.tier.into(),
+                tier: args.tier,
             };
             let AssistantWritten {
                 id,
                 is_default,
                 plan,
-            } = admin::put_assistant(&client, table, project, &assistant, make_default).await?;
+            } = admin::put_assistant(&store, project, &assistant, make_default).await?;
             println!("{id}");
             if is_default {
                 eprintln!("assistant {id} is the default of project {}", project.0);
@@ -258,43 +261,21 @@ async fn run_admin(config: &Config, command: AdminCommand) -> Result<(), MainErr
     Ok(())
 }
 
-impl From<PlanArg> for Plan {
-    fn from(plan: PlanArg) -> Self {
-        match plan {
-            PlanArg::Free => Plan::Free,
-            PlanArg::Pro => Plan::Pro,
-        }
-    }
-}
-
-impl From<ProviderArg> for ProviderKind {
-    fn from(provider: ProviderArg) -> Self {
-        match provider {
-            ProviderArg::Offline => ProviderKind::Offline,
-            ProviderArg::Openai => ProviderKind::OpenAi,
-            ProviderArg::Bedrock => ProviderKind::Bedrock,
-        }
-    }
-}
-
-impl From<TierArg> for Tier {
-    fn from(tier: TierArg) -> Self {
-        match tier {
-            TierArg::Standard => Tier::Standard,
-            TierArg::Advanced => Tier::Advanced,
-        }
-    }
-}
-
-fn print_banner(stack: &chat_local::startup::Stack, addr: SocketAddr, no_seed: bool) {
-    let config = &stack.app.config;
-    let endpoint = config.dynamo.endpoint.as_deref().unwrap_or("AWS");
+async fn print_banner(
+    stack: &chat_local::startup::Stack,
+    settings: &LocalSettings,
+    addr: SocketAddr,
+    no_seed: bool,
+) -> Result<(), MainError> {
+    let store = &stack.app.settings.base.store;
+    let endpoint = store.dynamo.endpoint.as_deref().unwrap_or("AWS");
     println!("chat API listening on http://{addr}");
-    println!("DynamoDB: {endpoint}, table {}", config.table_name);
-    let Some(keys) = config.signing_keys.inline().filter(|_| !no_seed) else {
-        return;
-    };
-    let token = TokenMinter::new(keys).mint(demo_caller(), DEMO_TOKEN_TTL_SECS);
+    println!("DynamoDB: {endpoint}, table {}", store.table_name);
+    if no_seed {
+        return Ok(());
+    }
+    // Minted as the `token` command mints: with `iss` when the deployment checks one.
+    let token = mint_token(settings, demo_caller(), DEMO_TOKEN_TTL_SECS).await?;
     println!();
     println!("demo session token (24 h):");
     println!("  export TOKEN={token}");
@@ -304,4 +285,5 @@ fn print_banner(stack: &chat_local::startup::Stack, addr: SocketAddr, no_seed: b
     println!(
         "  curl -s -H \"Authorization: Bearer {token}\" http://{addr}/v2/conversations/{DEMO_CONVERSATION}"
     );
+    Ok(())
 }

@@ -1,17 +1,18 @@
 //! The demo data the local server starts with: one project on the free plan with a
 //! standard default assistant and an advanced one, one visitor, one conversation holding
-//! a short exchange. Fixed ids, so the README's commands work as
-//! printed; seeding twice (a file-backed engine) leaves the first seed alone.
+//! a short exchange. Fixed ids, so the README's commands work as printed; seeding twice (a
+//! file-backed engine) leaves the first seed alone. Written through the same storage
+//! operations the admin commands and production use.
 
-use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-use chat_shared::assistant::{Assistant, Plan, ProjectSettings, ProviderKind, Tier};
-use chat_shared::domain::{
-    Caller, Conversation, Message, MessageRole, MessageStatus, ProjectId, VisitorId,
-};
-use chat_shared::error::DisplayChain;
-use chat_shared::storage::items::{assistant_item, conversation_item, message_item, project_item};
-use chat_shared::timestamp::Timestamp;
+use chat_domain::assistant::{Assistant, Plan, ProjectSettings, ProviderKind, Tier};
+use chat_domain::conversation::Conversation;
+use chat_domain::error::DisplayChain;
+use chat_domain::ids::{Caller, ProjectId, VisitorId};
+use chat_domain::message::{Message, MessageRole, MessageStatus};
+use chat_domain::timestamp::Timestamp;
+use chat_storage::DynamoStore;
+use chat_storage::import::Imported;
+use chat_storage::projects::ProjectWriteError;
 use uuid::{Uuid, uuid};
 
 /// The demo project.
@@ -73,8 +74,9 @@ const EXCHANGE: [(MessageRole, &str); 4] = [
     ),
 ];
 
-/// Writes the demo conversation and its messages in one transaction, unless it exists.
-pub async fn seed_demo(client: &Client, table: &str) -> Result<(), String> {
+/// Writes the demo project, its assistants and the demo conversation, unless the
+/// conversation exists already.
+pub async fn seed_demo(store: &DynamoStore) -> Result<(), String> {
     let caller = demo_caller();
     let start = Timestamp::now().unix_millis() - 60_000;
     let mut conversation = Conversation::new(
@@ -82,56 +84,47 @@ pub async fn seed_demo(client: &Client, table: &str) -> Result<(), String> {
         caller.visitor,
         Timestamp::from_unix_millis(start),
     );
-    let mut writes = Vec::new();
+    let mut messages = Vec::new();
     for (index, (role, text)) in EXCHANGE.iter().enumerate() {
         let at = Timestamp::from_unix_millis(start + index as i64 * 5_000);
-        let id = id_at(at);
-        let message = Message::text(
-            id,
+        messages.push(Message::text(
+            id_at(at),
             DEMO_CONVERSATION,
             *role,
             text,
             MessageStatus::Complete,
             at,
-        );
-        writes.push(put(table, message_item(caller.project, &message), false));
+        ));
         conversation.last_interaction_at = at;
         conversation.updated_at = at;
     }
-    writes.insert(
-        0,
-        put(
-            table,
-            conversation_item(caller.project, &conversation),
-            true,
-        ),
-    );
+    let failed = |e: &(dyn std::error::Error + 'static)| DisplayChain(e).to_string();
+    match store
+        .import_conversation(caller.project, &conversation, &messages)
+        .await
+    {
+        Ok(Imported::Written) => {}
+        // A file-backed engine seeded on an earlier run.
+        Ok(Imported::Exists) => return Ok(()),
+        Err(error) => return Err(failed(&error)),
+    }
     let [standard, advanced] = demo_assistants();
     let settings = ProjectSettings {
         plan: Plan::Free,
-        default_assistant: Some(standard.clone()),
+        default_assistant: None,
         limits: Default::default(),
     };
-    writes.push(put(table, project_item(caller.project, &settings), false));
-    writes.push(put(table, assistant_item(caller.project, &standard), false));
-    writes.push(put(table, assistant_item(caller.project, &advanced), false));
-    let result = client
-        .transact_write_items()
-        .set_transact_items(Some(writes))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(()),
-        // The conversation exists already: a file-backed engine seeded on an earlier run.
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-        {
-            Ok(())
-        }
-        Err(error) => Err(DisplayChain(&error).to_string()),
+    match store.create_project(caller.project, &settings).await {
+        Ok(()) | Err(ProjectWriteError::Exists(_)) => {}
+        Err(error) => return Err(failed(&error)),
     }
+    for (assistant, make_default) in [(&standard, true), (&advanced, false)] {
+        store
+            .put_assistant(caller.project, assistant, make_default)
+            .await
+            .map_err(|e| failed(&e))?;
+    }
+    Ok(())
 }
 
 /// A UUIDv7 carrying `at` as its time, so ids and `createdAt` agree.
@@ -142,18 +135,4 @@ fn id_at(at: Timestamp) -> Uuid {
         millis / 1_000,
         (millis % 1_000) as u32 * 1_000_000,
     ))
-}
-
-fn put(
-    table: &str,
-    item: chat_shared::storage::items::Item,
-    only_if_new: bool,
-) -> TransactWriteItem {
-    let mut put = Put::builder().table_name(table).set_item(Some(item));
-    if only_if_new {
-        put = put.condition_expression("attribute_not_exists(pk)");
-    }
-    TransactWriteItem::builder()
-        .put(put.build().expect("put has table and item"))
-        .build()
 }

@@ -1,5 +1,6 @@
-//! The local HTTP server: routes the API's paths to the same handler functions the
-//! Lambdas run, converting requests into the shape `lambda_http` hands them over in.
+//! The local HTTP server: one route table, one router and one accept loop (the tests run the
+//! same, watching every answer). Each route calls the same handler its Lambda runs, with the
+//! request converted into the shape `lambda_http` hands it over in.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -7,15 +8,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use chat_completion::Completion;
-use chat_shared::auth::Authenticator;
-use chat_shared::config::Config;
-use chat_shared::provider::registry::Providers;
-use chat_shared::rate_limit::RateLimiter;
-use chat_shared::services::Services;
-use chat_shared::storage::dynamo::DynamoStore;
-use http::header::{ALLOW, CONTENT_TYPE};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use chat_domain::ApiError;
+use chat_edge::Handler;
+use chat_edge::respond::respond;
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -23,119 +19,134 @@ use hyper_util::rt::TokioIo;
 use lambda_http::RequestExt;
 use tokio::net::TcpListener;
 
+use crate::app::App;
+
 /// The body type the local server answers with.
 pub type LocalBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 /// API Gateway's own limit on a request payload; the handlers apply the API's smaller one.
 pub const MAX_GATEWAY_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-/// What every request is served with: built once, shared by all connections.
-pub struct App {
-    /// The configuration it was built from.
-    pub config: Config,
-    /// The storage adapter.
-    pub store: DynamoStore,
-    /// The session-token verifier.
-    pub auth: Arc<Authenticator>,
-    /// Rate limits and quotas.
-    pub limiter: Arc<RateLimiter>,
-    /// The completion's dependencies (the same store and verifier, and the providers).
-    pub completion: Completion<DynamoStore>,
-}
-
-impl App {
-    /// An app from the process's services and its model providers.
-    pub fn new(services: Services, providers: Providers) -> Self {
-        let auth = Arc::new(services.auth);
-        let limiter = Arc::new(services.limiter);
-        Self {
-            completion: Completion {
-                store: services.store.clone(),
-                auth: auth.clone(),
-                providers: Arc::new(providers),
-                settings: Arc::new(services.config.completion.clone()),
-                limiter: limiter.clone(),
-                cors: services.config.cors.clone(),
-            },
-            config: services.config,
-            store: services.store,
-            auth,
-            limiter,
-        }
-    }
-}
-
-/// The API's operations as `(method, path template)`: what `match_route` serves, and
-/// what `openapi.yaml` must declare (checked by `local/tests/api/openapi.rs`).
-pub const ROUTES: [(&str, &str); 3] = [
-    ("GET", "/v2/conversations/{conversationId}"),
-    ("POST", "/v2/conversations/{conversationId}/close"),
-    ("POST", "/v2/chat/completions"),
-];
-
-/// The API's routes.
-#[derive(Debug, PartialEq, Eq)]
-enum Route {
-    GetConversation(String),
-    CloseConversation(String),
+/// The API's operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// `GET /v2/conversations/{conversationId}`.
+    GetConversation,
+    /// `POST /v2/conversations/{conversationId}/close`.
+    CloseConversation,
+    /// `POST /v2/chat/completions`.
     ChatCompletion,
 }
 
-/// Matches a path to a route and the method it answers (besides `OPTIONS`).
-fn match_route(path: &str) -> Option<(Route, Method)> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["", "v2", "conversations", id] => {
-            Some((Route::GetConversation((*id).to_owned()), Method::GET))
+/// One route: a method and a path template whose `{name}` segments are path parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// `GET`, `POST`.
+    pub method: &'static str,
+    /// `/v2/conversations/{conversationId}`.
+    pub template: &'static str,
+    /// What it does.
+    pub operation: Operation,
+}
+
+/// The API's routes: what [`route`] serves, and what `openapi.yaml` and `template.yaml`
+/// must declare (checked by the tests and `scripts/check-template.sh`).
+pub const ROUTES: [Route; 3] = [
+    Route {
+        method: "GET",
+        template: "/v2/conversations/{conversationId}",
+        operation: Operation::GetConversation,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/conversations/{conversationId}/close",
+        operation: Operation::CloseConversation,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/chat/completions",
+        operation: Operation::ChatCompletion,
+    },
+];
+
+/// The path parameters of `path` if it matches `template`.
+fn matches(template: &str, path: &str) -> Option<HashMap<String, String>> {
+    let path = path.trim_end_matches('/');
+    let mut wanted = template.split('/');
+    let mut given = path.split('/');
+    let mut parameters = HashMap::new();
+    loop {
+        match (wanted.next(), given.next()) {
+            (None, None) => return Some(parameters),
+            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') && !g.is_empty() => {
+                parameters.insert(w[1..w.len() - 1].to_owned(), g.to_owned());
+            }
+            (Some(w), Some(g)) if w == g => {}
+            _ => return None,
         }
-        ["", "v2", "conversations", id, "close"] => {
-            Some((Route::CloseConversation((*id).to_owned()), Method::POST))
-        }
-        ["", "v2", "chat", "completions"] => Some((Route::ChatCompletion, Method::POST)),
-        _ => None,
     }
 }
 
-/// The methods a route's preflight allows, spelled as template.yaml's preflights do.
-fn allowed_methods(method: &Method) -> &'static str {
-    if method == Method::GET {
-        "GET,OPTIONS"
+/// What a path is: a route's, with its parameters, or the methods its templates take.
+pub enum Resolved {
+    /// A route and the path's parameters.
+    Route(&'static Route, HashMap<String, String>),
+    /// A known path taking other methods (405).
+    WrongMethod(Vec<&'static str>),
+    /// No route has this path (404).
+    Unknown,
+}
+
+/// Resolves `method` and `path` against [`ROUTES`].
+pub fn resolve(method: &str, path: &str) -> Resolved {
+    let mut methods = Vec::new();
+    for route in &ROUTES {
+        if let Some(parameters) = matches(route.template, path) {
+            if route.method == method {
+                return Resolved::Route(route, parameters);
+            }
+            methods.push(route.method);
+        }
+    }
+    if methods.is_empty() {
+        Resolved::Unknown
     } else {
-        "POST,OPTIONS"
+        Resolved::WrongMethod(methods)
     }
 }
 
-/// Serves one request.
-pub async fn route(app: &App, req: Request<Incoming>) -> Response<LocalBody> {
-    let Some((route, method)) = match_route(req.uri().path()) else {
-        return plain_error(StatusCode::NOT_FOUND, "NOT_FOUND", "No such route", None);
-    };
+/// The methods a preflight allows, spelled as template.yaml's preflights do.
+fn preflight_methods(methods: &[&str]) -> &'static str {
+    match (methods.contains(&"GET"), methods.contains(&"POST")) {
+        (true, false) => "GET,OPTIONS",
+        (false, true) => "POST,OPTIONS",
+        _ => "GET,POST,OPTIONS",
+    }
+}
+
+/// Serves one request; also says which route it was for, when it was one of the API's.
+pub async fn route(app: &App, req: Request<Incoming>) -> (Response<LocalBody>, Option<Route>) {
+    let resolved = resolve(req.method().as_str(), req.uri().path());
     if req.method() == Method::OPTIONS {
-        // On AWS, API Gateway answers the preflight; here nothing else would.
+        // On AWS, API Gateway answers the preflight; here nothing else would. A path no
+        // route has is answered too, so that the browser goes on to see the 404.
+        let methods = match &resolved {
+            Resolved::Route(route, _) => vec![route.method],
+            Resolved::WrongMethod(methods) => methods.clone(),
+            Resolved::Unknown => vec!["GET", "POST"],
+        };
         let origin = req.headers().get(http::header::ORIGIN);
         let mut response = Response::new(full(Bytes::new()));
         *response.status_mut() = StatusCode::NO_CONTENT;
-        *response.headers_mut() = app.config.cors.preflight(origin, allowed_methods(&method));
-        return response;
-    }
-    if req.method() != method {
-        return plain_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "Method not allowed on this route",
-            Some(allowed_methods(&method)),
-        );
+        *response.headers_mut() = app.edge.cors.preflight(origin, preflight_methods(&methods));
+        return (response, None);
     }
     let (parts, body) = req.into_parts();
     let bytes = match Limited::new(body, MAX_GATEWAY_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
-            return plain_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                "Request body too large",
-                None,
-            );
+            let error = ApiError::validation("body", "the request body is too large");
+            return (refuse(app, parts, error).await, None);
         }
     };
     let body = if bytes.is_empty() {
@@ -143,35 +154,39 @@ pub async fn route(app: &App, req: Request<Incoming>) -> Response<LocalBody> {
     } else {
         lambda_http::Body::Binary(bytes.to_vec())
     };
-    let lambda_req = Request::from_parts(parts, body);
-    match route {
-        Route::GetConversation(id) => get_conversation::handle(
-            &app.store,
-            &app.auth,
-            &app.limiter,
-            &app.config.cors,
-            with_id(lambda_req, id),
-        )
-        .await
-        .map(lambda_body),
-        Route::CloseConversation(id) => close_conversation::handle(
-            &app.store,
-            &app.auth,
-            &app.limiter,
-            &app.config.cors,
-            with_id(lambda_req, id),
-        )
-        .await
-        .map(lambda_body),
+    let (route, parameters) = match resolved {
+        Resolved::Route(route, parameters) => (*route, parameters),
+        Resolved::WrongMethod(methods) => {
+            let error = ApiError::MethodNotAllowed {
+                allow: preflight_methods(&methods),
+            };
+            return (refuse(app, parts, error).await, None);
+        }
+        Resolved::Unknown => return (refuse(app, parts, ApiError::RouteNotFound).await, None),
+    };
+    let req = Request::from_parts(parts, body).with_path_parameters(parameters);
+    let response = match route.operation {
+        Operation::GetConversation => app.get.handle(req).await.map(lambda_body),
+        Operation::CloseConversation => app.close.handle(req).await.map(lambda_body),
         // Streams: each chunk is written to the socket as the generation task sends it.
-        Route::ChatCompletion => chat_completion::handle(&app.completion, lambda_req)
+        Operation::ChatCompletion => app
+            .completions
+            .handle(req)
             .await
             .map(|body| body.map_err(|never| match never {}).boxed()),
-    }
+    };
+    (response, Some(route))
 }
 
-fn with_id(req: lambda_http::Request, id: String) -> lambda_http::Request {
-    req.with_path_parameters(HashMap::from([("conversationId".to_owned(), id)]))
+/// The contract's error for a request no handler takes, in the frame every handler runs
+/// in: the envelope, `x-request-id` and the CORS headers.
+async fn refuse(app: &App, parts: http::request::Parts, error: ApiError) -> Response<LocalBody> {
+    let req = Request::from_parts(parts, lambda_http::Body::Empty);
+    respond(req, &app.edge.cors, async |_, _| {
+        Err::<Response<lambda_http::Body>, _>(error)
+    })
+    .await
+    .map(lambda_body)
 }
 
 fn lambda_body(body: lambda_http::Body) -> LocalBody {
@@ -182,28 +197,18 @@ fn full(bytes: Bytes) -> LocalBody {
     Full::new(bytes).map_err(|never| match never {}).boxed()
 }
 
-fn plain_error(
-    status: StatusCode,
-    code: &str,
-    message: &str,
-    allow: Option<&'static str>,
-) -> Response<LocalBody> {
-    let body = serde_json::json!({ "error": { "message": message, "code": code } }).to_string();
-    let mut response = Response::new(full(Bytes::from(body)));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(methods) = allow {
-        response
-            .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static(methods));
-    }
-    response
-}
+/// Told of every answer: the route it was for (none for preflights and refusals of
+/// unknown routes) and its status. The tests check each against `openapi.yaml`.
+pub type Observer = Arc<dyn Fn(Option<Route>, StatusCode) + Send + Sync>;
 
-/// Accepts connections on `listener` until `shutdown` resolves.
-pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+/// Accepts connections on `listener` until `shutdown` resolves, telling `observer` (when
+/// there is one) of every answer.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()>,
+    observer: Option<Observer>,
+) {
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -216,11 +221,17 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
             },
             () = &mut shutdown => return,
         };
-        let app = app.clone();
+        let (app, observer) = (app.clone(), observer.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(route(&app, req).await) }
+                let (app, observer) = (app.clone(), observer.clone());
+                async move {
+                    let (response, route) = route(&app, req).await;
+                    if let Some(observer) = &observer {
+                        observer(route, response.status());
+                    }
+                    Ok::<_, Infallible>(response)
+                }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service);
@@ -236,31 +247,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn routes_match_the_api_paths() {
-        assert_eq!(
-            match_route("/v2/conversations/abc"),
-            Some((Route::GetConversation("abc".into()), Method::GET))
-        );
-        assert_eq!(
-            match_route("/v2/conversations/abc/close"),
-            Some((Route::CloseConversation("abc".into()), Method::POST))
-        );
-        assert_eq!(match_route("/v2/conversations"), None);
-        assert_eq!(match_route("/v2/chat/completions/x"), None);
-        assert_eq!(match_route("/v1/conversations/abc"), None);
+    fn paths_resolve_to_their_routes_with_their_parameters() {
+        let Resolved::Route(route, parameters) = resolve("GET", "/v2/conversations/abc") else {
+            panic!("a route");
+        };
+        assert_eq!(route.operation, Operation::GetConversation);
+        assert_eq!(parameters["conversationId"], "abc");
+        let Resolved::Route(route, _) = resolve("POST", "/v2/conversations/abc/close/") else {
+            panic!("a route");
+        };
+        assert_eq!(route.operation, Operation::CloseConversation);
+        assert!(matches!(
+            resolve("GET", "/v2/conversations"),
+            Resolved::Unknown
+        ));
+        assert!(matches!(
+            resolve("POST", "/v2/chat/completions/x"),
+            Resolved::Unknown
+        ));
+        assert!(matches!(
+            resolve("GET", "/v1/conversations/abc"),
+            Resolved::Unknown
+        ));
+        assert!(matches!(
+            resolve("DELETE", "/v2/conversations/abc"),
+            Resolved::WrongMethod(ref m) if m == &["GET"]
+        ));
     }
 
     #[test]
-    fn the_route_table_is_what_match_route_serves() {
-        let mut kinds = Vec::new();
-        for (method, template) in ROUTES {
-            let (route, served) =
-                match_route(&template.replace("{conversationId}", "x")).expect("a route");
-            assert_eq!(served.as_str(), method, "{template}");
-            kinds.push(std::mem::discriminant(&route));
+    fn every_route_resolves_to_itself() {
+        for route in &ROUTES {
+            let path = route.template.replace("{conversationId}", "x");
+            let Resolved::Route(found, _) = resolve(route.method, &path) else {
+                panic!("{} {}", route.method, route.template);
+            };
+            assert_eq!(found, route);
         }
-        // Each of the three routes appears once.
-        kinds.dedup();
-        assert_eq!(kinds.len(), 3);
     }
 }

@@ -1,17 +1,16 @@
-//! Brings the local stack up: the engine (unless an endpoint is configured), the
-//! client, the table, the demo seed, and the shared [`App`].
+//! Brings the local stack up: the embedded engine (unless an endpoint is configured), the
+//! table, the demo seed, and the shared [`App`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chat_shared::config::{Config, CredentialSource};
-use chat_shared::provider::registry::Providers;
-use chat_shared::services::Services;
-use chat_shared::storage::table::create_table;
+use chat_edge::StartupError;
+use chat_storage::settings::CredentialSource;
+use chat_storage::table::create_table;
 
-use crate::engine::EmbeddedDynamo;
+use crate::app::{App, LocalSettings};
+use crate::embedded_dynamo::EmbeddedDynamo;
 use crate::seed::seed_demo;
-use crate::server::App;
 
 /// How to bring the stack up.
 #[derive(Clone, Debug, Default)]
@@ -31,32 +30,35 @@ pub struct Stack {
     _engine: Option<EmbeddedDynamo>,
 }
 
-/// Starts the stack for `config`.
+/// Starts the stack for `settings`.
 pub async fn start(
-    mut config: Config,
+    mut settings: LocalSettings,
     options: &StartOptions,
-) -> Result<Stack, Box<dyn std::error::Error + Send + Sync>> {
-    let engine = match &config.dynamo.endpoint {
+) -> Result<Stack, StartupError> {
+    let dynamo = &mut settings.base.store.dynamo;
+    let engine = match &dynamo.endpoint {
         Some(_) => None,
         None => {
             let addr = options
                 .engine_addr
                 .unwrap_or_else(|| ([127, 0, 0, 1], 0).into());
-            let engine = EmbeddedDynamo::start_on(options.db_file.as_deref(), addr).await?;
-            config.dynamo.endpoint = Some(engine.endpoint().to_owned());
-            config.dynamo.credentials = CredentialSource::LocalDummy;
+            let engine = EmbeddedDynamo::start_on(options.db_file.as_deref(), addr)
+                .await
+                .map_err(|e| StartupError::Other(format!("starting the embedded engine: {e}")))?;
+            dynamo.endpoint = Some(engine.endpoint().to_owned());
+            dynamo.credentials = CredentialSource::LocalDummy;
             Some(engine)
         }
     };
-    let services = Services::build(config).await?;
-    let (client, table) = (services.store.client(), services.store.table());
-    create_table(client, table).await?;
+    let app = App::build(settings).await?;
+    create_table(app.store.client(), app.store.table())
+        .await
+        .map_err(|e| StartupError::Other(e.to_string()))?;
     if !options.no_seed {
-        seed_demo(client, table).await?;
+        seed_demo(&app.store).await.map_err(StartupError::Other)?;
     }
-    let providers = Providers::build(&services.config.completion, &services.sdk).await?;
     Ok(Stack {
-        app: Arc::new(App::new(services, providers)),
+        app: Arc::new(app),
         _engine: engine,
     })
 }

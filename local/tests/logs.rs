@@ -7,20 +7,11 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use chat_shared::telemetry::{body_logging_cap, level_filter};
+use chat_edge::telemetry::{body_logging_cap, level_filter};
 use serde_json::json;
 use tracing_subscriber::prelude::*;
 
-#[allow(dead_code)]
-#[path = "api/helpers.rs"]
-mod helpers;
-
-use helpers::{bearer, new_caller, spawn_app_with};
-
-fn instant_answers(config: &mut chat_shared::config::Config) {
-    config.completion.offline.first_token_delay = std::time::Duration::ZERO;
-    config.completion.offline.token_gap = std::time::Duration::ZERO;
-}
+use chat_testkit::{TestApp, bearer, new_caller};
 
 /// A `MakeWriter` appending every log line to a shared buffer.
 #[derive(Clone, Default)]
@@ -58,7 +49,7 @@ async fn prompts_answers_reasons_and_tokens_are_not_logged_even_at_trace() {
         );
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
 
-    let app = spawn_app_with(instant_answers).await;
+    let app = TestApp::builder().instant_answers().spawn().await;
     let caller = new_caller();
     let token = app.token(caller);
     let prompt = "PROMPT-MARKER-4f1c my card number";

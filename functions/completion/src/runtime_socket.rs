@@ -11,14 +11,27 @@
 //! fetched the event, so setting the option on the sockets already connected to the Runtime
 //! API, as each event is handled, covers the response that follows. A connection the runtime
 //! opens afterwards (after an error, say) is covered from the next event on.
+//!
+//! There is no once-per-process hook: `lambda_runtime` 1.5's `Runtime::new` builds its own
+//! API client with hyper's default connector (runtime.rs, `ApiClient::builder()`), and
+//! neither it nor `lambda_http::run_with_streaming_response` takes a client or a connector.
+//! So the sockets are found once, by listing the process's open files, and each later event
+//! only checks with one `fstat` that the socket found is still the one open under its
+//! descriptor; the listing runs again only when the runtime has replaced its connection.
+//! (Its pool is sized to its concurrency, one here, and the event loop is sequential, so it
+//! holds one connection at a time.)
 
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
 
 /// The address of the Runtime API, whose sockets get `TCP_NODELAY`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub struct RuntimeApiSockets {
     peer: SocketAddr,
+    /// The sockets found connected to it: each descriptor with the socket's inode, which
+    /// tells whether the descriptor still names that socket.
+    found: Mutex<Vec<(RawFd, u64)>>,
 }
 
 impl RuntimeApiSockets {
@@ -34,32 +47,58 @@ impl RuntimeApiSockets {
 
     /// The sockets connected to `peer`.
     pub fn new(peer: SocketAddr) -> Self {
-        Self { peer }
+        Self {
+            peer,
+            found: Mutex::new(Vec::new()),
+        }
     }
 
-    /// Sets `TCP_NODELAY` on every socket of this process connected to the Runtime API that
-    /// does not have it yet; returns how many it changed. Costs a listing of the process's
-    /// open files (a few dozen microseconds), so it is cheap enough to run for every event.
+    /// Makes sure every socket of this process connected to the Runtime API has
+    /// `TCP_NODELAY`; returns how many it changed. While the sockets found last time are
+    /// still open this costs one `fstat` each; otherwise it lists the process's open files
+    /// (a few dozen microseconds) and remembers what it found.
     pub fn set_nodelay(&self) -> usize {
+        let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
+        if !found.is_empty() && found.iter().all(|&(fd, inode)| inode_of(fd) == Some(inode)) {
+            return 0;
+        }
+        found.clear();
         let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
             return 0;
         };
-        entries
-            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<RawFd>().ok())
-            .filter_map(duplicate)
-            .filter(|fd| self.set_if_ours(fd))
-            .count()
+        let mut changed = 0;
+        let descriptors =
+            entries.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<RawFd>().ok());
+        for fd in descriptors {
+            let Some(copy) = duplicate(fd) else { continue };
+            let socket = socket2::SockRef::from(&copy);
+            let ours = socket
+                .peer_addr()
+                .ok()
+                .and_then(|address| address.as_socket())
+                == Some(self.peer);
+            if !ours {
+                continue;
+            }
+            if socket.tcp_nodelay().is_ok_and(|on| !on) && socket.set_tcp_nodelay(true).is_ok() {
+                changed += 1;
+            }
+            if let Some(inode) = inode_of(copy.as_raw_fd()) {
+                found.push((fd, inode));
+            }
+        }
+        changed
     }
+}
 
-    fn set_if_ours(&self, fd: &OwnedFd) -> bool {
-        let socket = socket2::SockRef::from(fd);
-        let ours = socket
-            .peer_addr()
-            .ok()
-            .and_then(|address| address.as_socket())
-            == Some(self.peer);
-        ours && socket.tcp_nodelay().is_ok_and(|on| !on) && socket.set_tcp_nodelay(true).is_ok()
-    }
+/// The inode of the file open under `fd`, if one is.
+fn inode_of(fd: RawFd) -> Option<u64> {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a `stat` into the buffer it is given and nothing else; on a
+    // number that is not an open descriptor it fails with EBADF.
+    let result = unsafe { libc::fstat(fd, stat.as_mut_ptr()) };
+    // SAFETY: fstat returned 0, so it filled the buffer.
+    (result == 0).then(|| unsafe { stat.assume_init() }.st_ino)
 }
 
 /// A descriptor of our own for the open file `fd`, so that socket options can be read and set
@@ -102,5 +141,27 @@ mod tests {
             0,
             "a socket already set is not counted"
         );
+        assert_eq!(
+            sockets.found.lock().unwrap().len(),
+            1,
+            "the socket is remembered"
+        );
+    }
+
+    #[test]
+    fn a_replaced_connection_is_found_and_set() {
+        let runtime = TcpListener::bind("127.0.0.1:0").unwrap();
+        let sockets = RuntimeApiSockets::new(runtime.local_addr().unwrap());
+        let first = TcpStream::connect(runtime.local_addr().unwrap()).unwrap();
+        assert_eq!(sockets.set_nodelay(), 1);
+        let remembered = sockets.found.lock().unwrap().clone();
+        // The runtime drops its connection and opens another, which may well get the same
+        // descriptor number: the remembered inode tells them apart.
+        drop(first);
+        let second = TcpStream::connect(runtime.local_addr().unwrap()).unwrap();
+        assert!(!second.nodelay().unwrap());
+        assert_eq!(sockets.set_nodelay(), 1);
+        assert!(second.nodelay().unwrap());
+        assert_ne!(*sockets.found.lock().unwrap(), remembered);
     }
 }

@@ -4,13 +4,8 @@
 
 use std::process::Stdio;
 
-use chat_local::engine::EmbeddedDynamo;
-use chat_local::runtime_api::RuntimeApi;
-use chat_local::seed::seed_demo;
-use chat_local::settings::DEV_SIGNING_KEYS;
-use chat_shared::config::{CredentialSource, DynamoSettings};
-use chat_shared::storage::client::{dynamo_client, sdk_config};
-use chat_shared::storage::table::create_table;
+use chat_testkit::runtime_api::RuntimeApi;
+use chat_testkit::{DEV_SIGNING_KEYS, demo_engine};
 
 fn event(name: &str) -> String {
     std::fs::read_to_string(format!(
@@ -22,18 +17,7 @@ fn event(name: &str) -> String {
 
 #[tokio::test]
 async fn the_streaming_runtime_carries_status_headers_and_body_for_streams_and_errors() {
-    let engine = EmbeddedDynamo::start(None).await.unwrap();
-    let settings = DynamoSettings {
-        endpoint: Some(engine.endpoint().to_owned()),
-        max_attempts: 3,
-        attempt_timeout: std::time::Duration::from_secs(2),
-        operation_timeout: std::time::Duration::from_secs(5),
-        credentials: CredentialSource::LocalDummy,
-        ..DynamoSettings::default()
-    };
-    let client = dynamo_client(&sdk_config(&settings).await, &settings);
-    create_table(&client, "chat-runtime-test").await.unwrap();
-    seed_demo(&client, "chat-runtime-test").await.unwrap();
+    let (engine, _store) = demo_engine("chat-runtime-test").await;
 
     let runtime = RuntimeApi::start().await.unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chat-completion"))

@@ -1,36 +1,55 @@
 //! `GET /v2/conversations/{conversationId}`: the caller's conversation with its newest
 //! 1,000 messages, oldest first. One DynamoDB Query for a conversation under 1 MB.
 
-use chat_shared::auth::Authenticator;
-use chat_shared::cors::Cors;
-use chat_shared::input::ConversationId;
-use chat_shared::rate_limit::{RateLimiter, count_reads};
-use chat_shared::respond::{json_response, respond};
-use chat_shared::storage::{ConversationReader, LimitStore};
-use chat_shared::timestamp::Timestamp;
+use std::sync::Arc;
+
+use chat_domain::input::ConversationId;
+use chat_domain::timestamp::Timestamp;
+use chat_edge::limits::count_reads;
+use chat_edge::request::conversation_id;
+use chat_edge::respond::{json_response, respond};
+use chat_edge::store_errors::for_conversation;
+use chat_edge::{Base, Edge, Handler};
+use chat_storage::ports::{ConversationReader, LimitStore};
 use lambda_http::{Body, Request, Response};
 
-/// Handles one get request; every outcome, errors included, is a response.
-pub async fn handle(
-    store: &(impl ConversationReader + LimitStore),
-    auth: &Authenticator,
-    limiter: &RateLimiter,
-    cors: &Cors,
-    req: Request,
-) -> Response<Body> {
-    respond(req, cors, async |req, headers| {
-        let caller = auth.authenticate(req.headers())?;
-        let ConversationId(id) = ConversationId::from_path(&req)?;
-        // The rate-limit counters move alongside the read: no extra round trip.
-        let (conversation, limits) = tokio::join!(
-            store.conversation_with_messages(caller, id),
-            count_reads(limiter, store, caller, Timestamp::now()),
-        );
-        let limits = limits?;
-        headers.extend(limits.headers());
-        limits.check()?;
-        let conversation = conversation.map_err(|e| e.for_conversation(id))?;
-        Ok(json_response(http::StatusCode::OK, &conversation))
-    })
-    .await
+/// The get function's state: the store it reads and the edge.
+pub struct GetConversation<S> {
+    /// Where conversations are read.
+    pub store: S,
+    /// Auth, limits, CORS.
+    pub edge: Arc<Edge>,
+}
+
+impl GetConversation<chat_storage::DynamoStore> {
+    /// The state of a process built from `base`.
+    pub fn new(base: &Base) -> Self {
+        Self {
+            store: base.store.clone(),
+            edge: base.edge.clone(),
+        }
+    }
+}
+
+impl<S: ConversationReader + LimitStore> Handler for GetConversation<S> {
+    type Body = Body;
+
+    async fn handle(&self, req: Request) -> Response<Body> {
+        let (store, edge) = (&self.store, &self.edge);
+        respond(req, &edge.cors, async |req, headers| {
+            let caller = edge.auth.authenticate(req.headers())?;
+            let ConversationId(id) = conversation_id(&req)?;
+            // The rate-limit counters move alongside the read: no extra round trip.
+            let (conversation, limits) = tokio::join!(
+                store.conversation_with_messages(caller, id),
+                count_reads(&edge.limiter, store, caller, Timestamp::now()),
+            );
+            let limits = limits?;
+            headers.extend(limits.headers());
+            limits.check()?;
+            let conversation = conversation.map_err(|e| for_conversation(e, id))?;
+            Ok(json_response(http::StatusCode::OK, &conversation))
+        })
+        .await
+    }
 }

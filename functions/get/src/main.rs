@@ -1,21 +1,8 @@
-//! Lambda entry point: builds the process-wide clients once, then serves events.
+//! Lambda entry point: the process's clients are built once, then every event is served.
 
-use chat_shared::services::Services;
-use lambda_http::{Error, service_fn};
+use get_conversation::GetConversation;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let services = Services::from_env().await?;
-    let (store, auth, limiter, cors) = (
-        &services.store,
-        &services.auth,
-        &services.limiter,
-        &services.config.cors,
-    );
-    lambda_http::run(service_fn(move |req| async move {
-        Ok::<_, std::convert::Infallible>(
-            get_conversation::handle(store, auth, limiter, cors, req).await,
-        )
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    chat_edge::wiring::run(|base, _env| async move { Ok(GetConversation::new(&base)) }).await
 }

@@ -6,14 +6,14 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use chat_shared::auth::{Authenticator, SigningKeys};
-use chat_shared::domain::{Caller, ProjectId, VisitorId};
+use chat_domain::ids::{Caller, ProjectId, VisitorId};
+use chat_domain::session::{Authenticator, SigningKeys};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, bearer, json, spawn_app_with_env};
+use chat_testkit::{TestApp, bearer, json};
 
 /// A finished run of the binary.
 struct Run {
@@ -50,7 +50,14 @@ async fn admin(app: &TestApp, args: &[&str]) -> String {
 }
 
 async fn admin_run(app: &TestApp, args: &[&str]) -> Run {
-    let endpoint = app.config.dynamo.endpoint.clone().expect("a local engine");
+    let endpoint = app
+        .settings
+        .base
+        .store
+        .dynamo
+        .endpoint
+        .clone()
+        .expect("a local engine");
     let mut all = vec!["admin"];
     all.extend_from_slice(args);
     chat_local(
@@ -64,11 +71,11 @@ async fn admin_run(app: &TestApp, args: &[&str]) -> Run {
 }
 
 async fn app() -> TestApp {
-    spawn_app_with_env(&[
-        ("OFFLINE_FIRST_TOKEN_MS", "0"),
-        ("OFFLINE_TOKEN_GAP_MS", "0"),
-    ])
-    .await
+    TestApp::builder()
+        .env("OFFLINE_FIRST_TOKEN_MS", "0")
+        .env("OFFLINE_TOKEN_GAP_MS", "0")
+        .spawn()
+        .await
 }
 
 /// Asks for a completion as a new visitor of `project`; the status and the model the
@@ -332,4 +339,47 @@ async fn the_token_command_signs_with_keys_read_from_their_secret() {
         .expect("verifies with the secret's keys");
     assert_eq!(caller.project.0, project);
     assert_eq!(caller.visitor.0, visitor);
+}
+
+#[tokio::test]
+async fn the_server_listens_on_local_addr_and_its_banner_token_passes_an_issuer_check() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap().to_string();
+    drop(free);
+    // No subcommand: `serve` with LOCAL_ADDR, as the README says; tokens must carry `iss`.
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chat-local"))
+        .env_clear()
+        .env("LOCAL_ADDR", &addr)
+        .env("SESSION_TOKEN_ISSUER", "https://issuer.example")
+        .env("LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chat-local starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let mut banner = Vec::new();
+    let token = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            banner.push(line.clone());
+            if let Some(token) = line.trim().strip_prefix("export TOKEN=") {
+                return token.to_owned();
+            }
+        }
+        panic!("no token in the banner: {banner:?}");
+    })
+    .await
+    .expect("the banner within a minute");
+    assert!(banner[0].contains(&format!("http://{addr}")), "{banner:?}");
+    let response = reqwest::Client::new()
+        .get(format!(
+            "http://{addr}/v2/conversations/{}",
+            chat_local::seed::DEMO_CONVERSATION
+        ))
+        .header("authorization", bearer(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    child.kill().await.unwrap();
 }

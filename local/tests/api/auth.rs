@@ -3,11 +3,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chat_domain::session::now_secs;
 use chat_local::settings::DEV_SIGNING_KEYS;
-use chat_shared::auth::now_secs;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
-use crate::helpers::{TestApp, bearer, json, new_caller, spawn_app};
+use chat_testkit::{TestApp, bearer, json, new_caller, spawn_app};
 
 fn dev_secret() -> &'static [u8] {
     DEV_SIGNING_KEYS.split_once(':').unwrap().1.as_bytes()
@@ -16,11 +16,11 @@ fn dev_secret() -> &'static [u8] {
 /// (name, Authorization header or none, whether a token was presented).
 fn bad_credentials(
     app: &TestApp,
-    caller: chat_shared::domain::Caller,
+    caller: chat_domain::ids::Caller,
 ) -> Vec<(&'static str, Option<String>, bool)> {
     let claims = app.claims(caller);
     let now = now_secs();
-    let sign = |header: Header, secret: &[u8], claims: &chat_shared::auth::Claims| {
+    let sign = |header: Header, secret: &[u8], claims: &chat_domain::session::Claims| {
         jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
     };
     let mut kid_header = Header::new(Algorithm::HS256);

@@ -4,15 +4,15 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::helpers::serve_http;
 use aws_sdk_bedrockruntime::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use bytes::{Bytes, BytesMut};
-use chat_shared::provider::bedrock::BedrockProvider;
-use chat_shared::provider::{
+use chat_providers::bedrock::BedrockProvider;
+use chat_providers::{
     ChatMessage, ChatRole, FinishReason, ModelProvider, ModelRequest, ProviderError, ProviderEvent,
     Usage,
 };
+use chat_testkit::serve_http;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};

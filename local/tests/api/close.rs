@@ -3,9 +3,9 @@
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, bearer, json, new_caller, same_project_other_visitor, spawn_app};
+use chat_testkit::{TestApp, bearer, json, new_caller, same_project_other_visitor, spawn_app};
 
-async fn stored(app: &TestApp, caller: chat_shared::domain::Caller, id: &str) -> Value {
+async fn stored(app: &TestApp, caller: chat_domain::ids::Caller, id: &str) -> Value {
     let (status, body) = json(app.get(id, Some(&bearer(&app.token(caller)))).await).await;
     assert_eq!(status, 200);
     body
@@ -205,7 +205,7 @@ async fn refusals_name_the_contract_error_and_change_nothing() {
     let missing = uuid::Uuid::now_v7().to_string();
     let owner_auth = bearer(&app.token(owner));
     let other_visitor = bearer(&app.token(same_project_other_visitor(owner)));
-    let other_project = bearer(&app.token(chat_shared::domain::Caller {
+    let other_project = bearer(&app.token(chat_domain::ids::Caller {
         project: new_caller().project,
         visitor: owner.visitor,
     }));

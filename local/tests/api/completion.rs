@@ -4,12 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use chat_shared::assistant::{Plan, Tier};
+use chat_domain::assistant::{Plan, Tier};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{
+use chat_testkit::{
     TestApp, json, new_caller, same_project_other_visitor, spawn_app, stream_events, user,
 };
 
@@ -59,7 +59,7 @@ fn streamed_text(chunks: &[Value]) -> String {
         .collect()
 }
 
-async fn assistant_with(app: &TestApp, caller: chat_shared::domain::Caller, model: &str) -> String {
+async fn assistant_with(app: &TestApp, caller: chat_domain::ids::Caller, model: &str) -> String {
     app.put_assistant(caller, model, Tier::Standard)
         .await
         .to_string()
@@ -403,10 +403,12 @@ async fn generation_finishes_and_is_stored_when_the_client_goes_away() {
 
 #[tokio::test]
 async fn keep_alive_comments_fill_silences() {
-    let app = crate::helpers::spawn_app_with(|config| {
-        config.completion.keep_alive = Duration::from_millis(40);
-    })
-    .await;
+    let app = TestApp::builder()
+        .settings(|config| {
+            config.turns.keep_alive = Duration::from_millis(40);
+        })
+        .spawn()
+        .await;
     let caller = new_caller();
     let assistant = assistant_with(&app, caller, "offline:first=0,gap=150,tokens=3").await;
     let response = app
@@ -518,7 +520,7 @@ async fn refusals_before_generation_are_json_errors_and_write_nothing() {
     json(
         app.close(
             &closed,
-            Some(&crate::helpers::bearer(&app.token(owner))),
+            Some(&chat_testkit::bearer(&app.token(owner))),
             None,
         )
         .await,
@@ -658,7 +660,7 @@ async fn every_validation_rule_is_checked_at_its_boundary_with_nothing_stored() 
     let raw = app
         .http
         .post(format!("{}/v2/chat/completions", app.base))
-        .header("authorization", crate::helpers::bearer(&app.token(caller)))
+        .header("authorization", chat_testkit::bearer(&app.token(caller)))
         .body("{\"messages\": [")
         .send()
         .await

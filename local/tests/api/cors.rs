@@ -2,24 +2,24 @@
 //! carries `Access-Control-Allow-Origin` for an allowed origin and nothing for another,
 //! and the local server answers the preflight as API Gateway would.
 
-use chat_shared::cors::{ALLOW_HEADERS, EXPOSE_HEADERS};
+use chat_edge::cors::{ALLOW_HEADERS, EXPOSE_HEADERS};
 use serde_json::json;
 
-use crate::helpers::{TestApp, bearer, new_caller, spawn_app, spawn_app_with_env};
+use chat_testkit::{TestApp, bearer, new_caller, spawn_app};
 
 const SHOP: &str = "https://shop.example";
 const OTHER: &str = "https://evil.example";
 
 async fn app_allowing_the_shop() -> TestApp {
-    spawn_app_with_env(&[
-        (
+    TestApp::builder()
+        .env(
             "CORS_ALLOWED_ORIGINS",
             "https://shop.example,https://www.shop.example",
-        ),
-        ("OFFLINE_FIRST_TOKEN_MS", "0"),
-        ("OFFLINE_TOKEN_GAP_MS", "0"),
-    ])
-    .await
+        )
+        .env("OFFLINE_FIRST_TOKEN_MS", "0")
+        .env("OFFLINE_TOKEN_GAP_MS", "0")
+        .spawn()
+        .await
 }
 
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
@@ -201,4 +201,73 @@ async fn locally_any_origin_is_allowed_by_default() {
     .await;
     assert_eq!(response.status(), 200);
     assert_readable_by(&response, "*");
+}
+
+#[tokio::test]
+async fn an_unknown_route_and_a_wrong_method_are_json_errors_a_browser_can_read() {
+    let app = app_allowing_the_shop().await;
+    // The preflight of a path no route has succeeds, so the browser goes on to the request
+    // and sees the 404 instead of a CORS failure.
+    let preflight = app
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/v2/nowhere", app.base))
+        .header("origin", SHOP)
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(
+        header(&preflight, "access-control-allow-origin"),
+        Some(SHOP)
+    );
+    let cases = [
+        (reqwest::Method::GET, "/v2/nowhere", 404, "NOT_FOUND"),
+        (
+            reqwest::Method::POST,
+            "/v2/chat/completions/extra",
+            404,
+            "NOT_FOUND",
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/v2/conversations/x",
+            405,
+            "METHOD_NOT_ALLOWED",
+        ),
+        (
+            reqwest::Method::GET,
+            "/v2/chat/completions",
+            405,
+            "METHOD_NOT_ALLOWED",
+        ),
+    ];
+    for (method, path, status, code) in cases {
+        let response = app
+            .http
+            .request(method.clone(), format!("{}{path}", app.base))
+            .header("origin", SHOP)
+            .header("x-request-id", "client-req-7")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{method} {path}");
+        assert_readable_by(&response, SHOP);
+        assert_eq!(header(&response, "x-request-id"), Some("client-req-7"));
+        assert_eq!(header(&response, "content-type"), Some("application/json"));
+        if status == 405 {
+            assert!(header(&response, "allow").is_some(), "{method} {path}");
+        }
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{method} {path}");
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    }
+    // Without a sane id of its own, the caller still gets one.
+    let response = app
+        .http
+        .get(format!("{}/v2/nowhere", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(!header(&response, "x-request-id").unwrap_or("").is_empty());
 }

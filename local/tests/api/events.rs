@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use chat_edge::Handler;
 use chat_local::seed::seed_demo;
+use chat_testkit::TestApp;
 
 /// The status each sample event must produce. A new file needs a line here.
 pub const EXPECTED: &[(&str, u16)] = &[
@@ -36,12 +38,8 @@ fn events_dir() -> PathBuf {
 #[tokio::test]
 async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
     // Instant answers, so the streaming events finish at once.
-    let app = crate::helpers::spawn_app_with(|config| {
-        config.completion.offline.first_token_delay = std::time::Duration::ZERO;
-        config.completion.offline.token_gap = std::time::Duration::ZERO;
-    })
-    .await;
-    seed_demo(&app.dynamo, &app.table).await.unwrap();
+    let app = TestApp::builder().instant_answers().spawn().await;
+    seed_demo(&app.store).await.unwrap();
     let expected: BTreeMap<&str, u16> = EXPECTED.iter().copied().collect();
     let mut files: Vec<String> = std::fs::read_dir(events_dir())
         .unwrap()
@@ -58,31 +56,13 @@ async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
         let request = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("events/{name} is not an API Gateway event: {e}"));
         let (status, headers, body) = if name.starts_with("get-") {
-            let (parts, body) = get_conversation::handle(
-                &app.app.store,
-                &app.app.auth,
-                &app.app.limiter,
-                &app.app.config.cors,
-                request,
-            )
-            .await
-            .into_parts();
+            let (parts, body) = app.app.get.handle(request).await.into_parts();
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("close-") {
-            let (parts, body) = close_conversation::handle(
-                &app.app.store,
-                &app.app.auth,
-                &app.app.limiter,
-                &app.app.config.cors,
-                request,
-            )
-            .await
-            .into_parts();
+            let (parts, body) = app.app.close.handle(request).await.into_parts();
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("chat-completion") {
-            let (parts, body) = chat_completion::handle(&app.app.completion, request)
-                .await
-                .into_parts();
+            let (parts, body) = app.app.completions.handle(request).await.into_parts();
             let body = http_body_util::BodyExt::collect(body)
                 .await
                 .unwrap()

@@ -10,9 +10,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
 
-use crate::helpers::{
-    TestApp, bearer, json, new_caller, serve_http, spawn_app_routed, spawn_app_with, user,
-};
+use chat_testkit::{TestApp, bearer, json, new_caller, serve_http, user};
 
 /// What the proxy does to a request for an operation.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -23,6 +21,13 @@ enum Fault {
     Throttle,
     /// Hold it longer than the client waits.
     Stall,
+    /// Pass it on after a delay of up to 40 ms, different for each request: the spread of
+    /// latencies a real network has, which commits concurrent writes out of the order they
+    /// were made in.
+    Jitter,
+    /// Answer `502 Bad Gateway` with an HTML page, as a proxy or load balancer in front of
+    /// the store does: no DynamoDB error code at all.
+    HtmlBadGateway,
 }
 
 /// Which operations fail, and how.
@@ -73,7 +78,21 @@ async fn proxy(
             tokio::time::sleep(Duration::from_secs(5)).await;
             hyper::Response::new(Full::new(Bytes::new()))
         }
-        Fault::None => {
+        Fault::HtmlBadGateway => {
+            let mut response = hyper::Response::new(Full::new(Bytes::from_static(
+                b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>",
+            )));
+            *response.status_mut() = hyper::StatusCode::BAD_GATEWAY;
+            response
+                .headers_mut()
+                .insert("content-type", "text/html".parse().unwrap());
+            response
+        }
+        Fault::Jitter | Fault::None => {
+            if fault == Fault::Jitter {
+                let millis = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 40;
+                tokio::time::sleep(Duration::from_millis(millis)).await;
+            }
             let mut forward = client.post(&engine).body(body);
             for (name, value) in &headers {
                 if name != "host" && name != "content-length" {
@@ -97,18 +116,25 @@ async fn proxy(
 
 /// An app whose DynamoDB traffic goes through a fault proxy, with short timeouts.
 async fn faulty_app() -> (TestApp, Rules) {
+    faulty_app_with(|_| {}).await
+}
+
+/// As [`faulty_app`], with a last say over the settings.
+async fn faulty_app_with(
+    customize: impl FnOnce(&mut chat_local::app::LocalSettings) + Send + 'static,
+) -> (TestApp, Rules) {
     let rules: Rules = Arc::new(Mutex::new(Vec::new()));
     let proxy_rules = rules.clone();
-    let app = spawn_app_routed(
-        &[],
-        |config| {
-            config.dynamo.max_attempts = 2;
-            config.dynamo.attempt_timeout = Duration::from_millis(300);
-            config.dynamo.operation_timeout = Duration::from_millis(800);
-        },
-        move |engine| start_proxy(engine, proxy_rules),
-    )
-    .await;
+    let app = TestApp::builder()
+        .settings(|config| {
+            config.base.store.dynamo.max_attempts = 2;
+            config.base.store.dynamo.attempt_timeout = Duration::from_millis(300);
+            config.base.store.dynamo.operation_timeout = Duration::from_millis(800);
+            customize(config);
+        })
+        .dynamo_through(move |engine| start_proxy(engine, proxy_rules))
+        .spawn()
+        .await;
     (app, rules)
 }
 
@@ -172,6 +198,101 @@ async fn throttling_past_the_retries_is_503_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_5xx_page_from_a_proxy_in_front_of_dynamodb_is_503_and_changes_nothing() {
+    let (app, rules) = faulty_app().await;
+    let caller = new_caller();
+    let id = app.create_conversation(caller, 2).await.to_string();
+    let auth = bearer(&app.token(caller));
+    let before = app.snapshot().await;
+    for operation in ["Query", "UpdateItem", "BatchGetItem"] {
+        set(&rules, &[(operation, Fault::HtmlBadGateway)]);
+        let response = match operation {
+            "Query" => app.get(&id, Some(&auth)).await,
+            "UpdateItem" => app.close(&id, Some(&auth), None).await,
+            _ => {
+                app.complete(
+                    caller,
+                    &json!({"messages": [user("hi")], "conversationId": id}),
+                )
+                .await
+            }
+        };
+        assert_503(response).await;
+    }
+    set(&rules, &[]);
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn last_interaction_and_updated_at_only_move_forward_under_concurrent_turns() {
+    // Thirty turns at once, their transactions delayed by a spread of latencies, commit in
+    // another order than they took their times: the last to commit must not leave the
+    // conversation with an older time than its newest message.
+    // Thirty turns of one visitor at once: past any per-visitor limit.
+    let (app, rules) = faulty_app_with(|settings| settings.base.limits.enabled = false).await;
+    set(&rules, &[("TransactWriteItems", Fault::Jitter)]);
+    let caller = new_caller();
+    let conversation = app.create_conversation(caller, 0).await.to_string();
+    let assistant = app
+        .put_assistant(
+            caller,
+            "offline:first=0,gap=0,tokens=2",
+            chat_domain::assistant::Tier::Standard,
+        )
+        .await
+        .to_string();
+    for round in 0..3 {
+        let results = futures_util::future::join_all((0..30).map(|n| {
+            let body = json!({"messages": [user(&format!("q {round}.{n}"))], "conversationId": conversation, "assistantId": assistant});
+            let app = &app;
+            async move { app.complete(caller, &body).await.status().as_u16() }
+        }))
+        .await;
+        assert!(results.iter().all(|status| *status == 200), "{results:?}");
+        let stored = app.read(caller, &conversation).await;
+        let newest = stored["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["createdAt"].as_str().unwrap())
+            .max()
+            .unwrap()
+            .to_owned();
+        // The newest thousand, once there are more.
+        assert_eq!(
+            stored["messages"].as_array().unwrap().len(),
+            (60 * (round + 1)).min(1_000)
+        );
+        assert_eq!(
+            stored["lastInteractionAt"],
+            newest.as_str(),
+            "round {round}"
+        );
+        assert_eq!(stored["updatedAt"], newest.as_str(), "round {round}");
+        // The visitor index sorts by the same time.
+        let item = app
+            .dynamo
+            .get_item()
+            .table_name(&app.table)
+            .set_key(Some(chat_storage::items::key(
+                chat_storage::keys::conversation_pk(caller.project, conversation.parse().unwrap()),
+                chat_storage::keys::CONVERSATION_SK,
+            )))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        assert_eq!(
+            item[chat_storage::keys::VISITOR_INDEX_SK].as_s().unwrap(),
+            &newest,
+            "round {round}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn dynamodb_slow_past_the_timeout_is_503() {
     let (app, rules) = faulty_app().await;
     let caller = new_caller();
@@ -202,15 +323,14 @@ async fn dynamodb_gone_is_503() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let app = spawn_app_routed(
-        &[],
-        |config| {
-            config.dynamo.max_attempts = 2;
-            config.dynamo.attempt_timeout = Duration::from_millis(300);
-        },
-        move |_| async move { address },
-    )
-    .await;
+    let app = TestApp::builder()
+        .settings(|config| {
+            config.base.store.dynamo.max_attempts = 2;
+            config.base.store.dynamo.attempt_timeout = Duration::from_millis(300);
+        })
+        .dynamo_through(move |_| async move { address })
+        .spawn()
+        .await;
     let caller = new_caller();
     let id = app.create_conversation(caller, 1).await.to_string();
     let auth = bearer(&app.token(caller));
@@ -227,40 +347,33 @@ async fn dynamodb_gone_is_503() {
 
 #[tokio::test]
 async fn provider_timeouts_and_refused_connections_are_503_in_both_modes_with_the_turn_stored() {
-    let app = spawn_app_with(|config| {
-        config.completion.first_token_timeout = Duration::from_millis(100);
-        config.completion.openai_base_url = "http://127.0.0.1:9/v1".into();
-    })
-    .await;
+    let app = TestApp::builder()
+        .settings(|config| {
+            config.turns.first_token_timeout = Duration::from_millis(100);
+            config.providers.openai_base_url = "http://127.0.0.1:9/v1".into();
+        })
+        .spawn()
+        .await;
     let caller = new_caller();
     let slow = app
         .put_assistant(
             caller,
             "offline:first=2000",
-            chat_shared::assistant::Tier::Standard,
+            chat_domain::assistant::Tier::Standard,
         )
         .await
         .to_string();
-    let refused = chat_shared::assistant::Assistant {
+    let refused = chat_domain::assistant::Assistant {
         id: Some(uuid::Uuid::now_v7()),
         name: "refused".into(),
-        provider: chat_shared::assistant::ProviderKind::OpenAi,
+        provider: chat_domain::assistant::ProviderKind::OpenAi,
         model: "gpt".into(),
         system_prompt: None,
         temperature: None,
         max_output_tokens: None,
-        tier: chat_shared::assistant::Tier::Standard,
+        tier: chat_domain::assistant::Tier::Standard,
     };
-    app.dynamo
-        .put_item()
-        .table_name(&app.table)
-        .set_item(Some(chat_shared::storage::items::assistant_item(
-            caller.project,
-            &refused,
-        )))
-        .send()
-        .await
-        .unwrap();
+    app.store_assistant(caller, &refused).await;
     for assistant in [slow, refused.id.unwrap().to_string()] {
         for stream in [false, true] {
             let response = app

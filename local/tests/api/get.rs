@@ -1,12 +1,11 @@
 //! `GET /v2/conversations/{id}`: the contract's fields, order, limits and refusals.
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-use chat_shared::domain::{Conversation, Message, MessageRole, MessageStatus};
-use chat_shared::storage::items::{conversation_item, message_item};
-use chat_shared::timestamp::Timestamp;
+use chat_domain::conversation::Conversation;
+use chat_domain::message::{Message, MessageRole, MessageStatus};
+use chat_domain::timestamp::Timestamp;
 use uuid::Uuid;
 
-use crate::helpers::{bearer, json, new_caller, same_project_other_visitor, spawn_app};
+use chat_testkit::{bearer, json, new_caller, same_project_other_visitor, spawn_app};
 
 const MESSAGE_KEYS: [&str; 15] = [
     "object",
@@ -115,42 +114,23 @@ async fn returns_the_newest_thousand_messages_when_there_are_more() {
     let start = Timestamp::now().unix_millis() - 3_600_000;
     let mut conversation =
         Conversation::new(id, caller.visitor, Timestamp::from_unix_millis(start));
-    let mut writes = Vec::new();
+    let mut messages = Vec::new();
     for n in 0..1_005 {
         let at = Timestamp::from_unix_millis(start + n);
-        let message = Message::text(
+        messages.push(Message::text(
             Uuid::now_v7(),
             id,
             MessageRole::User,
             &format!("m{n}"),
             MessageStatus::Complete,
             at,
-        );
-        writes.push(message_item(caller.project, &message));
+        ));
         conversation.last_interaction_at = at;
     }
-    writes.push(conversation_item(caller.project, &conversation));
-    for chunk in writes.chunks(25) {
-        let requests = chunk
-            .iter()
-            .map(|item| {
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item.clone()))
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-            })
-            .collect();
-        app.dynamo
-            .batch_write_item()
-            .request_items(&app.table, requests)
-            .send()
-            .await
-            .unwrap();
-    }
+    app.store
+        .import_conversation(caller.project, &conversation, &messages)
+        .await
+        .unwrap();
     app.calls.clear();
     let (status, body) = json(
         app.get(&id.to_string(), Some(&bearer(&app.token(caller))))
@@ -194,7 +174,7 @@ async fn refusals_name_the_contract_error() {
     let id = app.create_conversation(owner, 3).await;
     let missing = Uuid::now_v7();
     let other_visitor = same_project_other_visitor(owner);
-    let other_project = chat_shared::domain::Caller {
+    let other_project = chat_domain::ids::Caller {
         project: new_caller().project,
         visitor: owner.visitor,
     };

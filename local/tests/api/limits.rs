@@ -4,34 +4,22 @@
 
 use std::time::Duration;
 
-use chat_shared::assistant::{Plan, ProjectSettings};
-use chat_shared::rate_limit::LimitOverrides;
-use chat_shared::storage::items::project_item;
+use chat_domain::assistant::Plan;
+use chat_domain::limits::LimitOverrides;
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::{
-    TestApp, bearer, json, new_caller, same_project_other_visitor, spawn_app_with, user,
+use chat_testkit::{
+    TestApp, bearer, json, new_caller, same_project_other_visitor, stream_events, user,
 };
 
 async fn set_limits(
     app: &TestApp,
-    caller: chat_shared::domain::Caller,
+    caller: chat_domain::ids::Caller,
     plan: Plan,
     limits: LimitOverrides,
 ) {
-    let settings = ProjectSettings {
-        plan,
-        default_assistant: None,
-        limits,
-    };
-    app.dynamo
-        .put_item()
-        .table_name(&app.table)
-        .set_item(Some(project_item(caller.project, &settings)))
-        .send()
-        .await
-        .unwrap();
+    app.put_limits(caller, plan, limits).await;
 }
 
 fn header(response: &reqwest::Response, name: &str) -> Option<u64> {
@@ -43,11 +31,13 @@ fn header(response: &reqwest::Response, name: &str) -> Option<u64> {
 
 #[tokio::test]
 async fn the_request_past_the_visitor_limit_is_429_with_retry_after_and_headers() {
-    let app = spawn_app_with(|config| {
-        config.limits.limits.reads_per_visitor = 3;
-        config.limits.window_secs = 3_600;
-    })
-    .await;
+    let app = TestApp::builder()
+        .settings(|config| {
+            config.base.limits.limits.reads_per_visitor = 3;
+            config.base.limits.window_secs = 3_600;
+        })
+        .spawn()
+        .await;
     let caller = new_caller();
     let id = app.create_conversation(caller, 1).await.to_string();
     let auth = bearer(&app.token(caller));
@@ -87,11 +77,13 @@ async fn the_request_past_the_visitor_limit_is_429_with_retry_after_and_headers(
 
 #[tokio::test]
 async fn windows_roll_over() {
-    let app = spawn_app_with(|config| {
-        config.limits.limits.reads_per_visitor = 1;
-        config.limits.window_secs = 1;
-    })
-    .await;
+    let app = TestApp::builder()
+        .settings(|config| {
+            config.base.limits.limits.reads_per_visitor = 1;
+            config.base.limits.window_secs = 1;
+        })
+        .spawn()
+        .await;
     let caller = new_caller();
     let id = app.create_conversation(caller, 0).await.to_string();
     let auth = bearer(&app.token(caller));
@@ -117,7 +109,10 @@ async fn windows_roll_over() {
 
 #[tokio::test]
 async fn exactly_the_limit_succeeds_under_fifty_concurrent_requests() {
-    let app = spawn_app_with(|config| config.limits.window_secs = 3_600).await;
+    let app = TestApp::builder()
+        .settings(|config| config.base.limits.window_secs = 3_600)
+        .spawn()
+        .await;
     let caller = new_caller();
     set_limits(
         &app,
@@ -133,7 +128,7 @@ async fn exactly_the_limit_succeeds_under_fifty_concurrent_requests() {
         .put_assistant(
             caller,
             "offline:first=0,gap=0,tokens=2",
-            chat_shared::assistant::Tier::Standard,
+            chat_domain::assistant::Tier::Standard,
         )
         .await
         .to_string();
@@ -160,7 +155,10 @@ async fn exactly_the_limit_succeeds_under_fifty_concurrent_requests() {
 
 #[tokio::test]
 async fn the_monthly_quota_follows_the_plan_and_resets_with_the_month() {
-    let app = spawn_app_with(|config| config.limits.monthly_free = 2).await;
+    let app = TestApp::builder()
+        .settings(|config| config.base.limits.monthly_free = 2)
+        .spawn()
+        .await;
     let caller = new_caller();
     set_limits(&app, caller, Plan::Free, LimitOverrides::default()).await;
     let body = json!({"messages": [user("hi")]});
@@ -210,16 +208,18 @@ async fn the_monthly_quota_follows_the_plan_and_resets_with_the_month() {
 
 #[tokio::test]
 async fn runaway_answers_are_cut_with_finish_reason_length() {
-    let app = spawn_app_with(|config| {
-        config.completion.max_output_tokens = 5;
-    })
-    .await;
+    let app = TestApp::builder()
+        .settings(|config| {
+            config.turns.max_output_tokens = 5;
+        })
+        .spawn()
+        .await;
     let caller = new_caller();
     let long = app
         .put_assistant(
             caller,
             "offline:first=0,gap=0,tokens=50",
-            chat_shared::assistant::Tier::Standard,
+            chat_domain::assistant::Tier::Standard,
         )
         .await
         .to_string();
@@ -239,16 +239,37 @@ async fn runaway_answers_are_cut_with_finish_reason_length() {
     let stored = app.read(caller, &conversation).await;
     assert_eq!(stored["messages"][1]["status"], "complete");
     assert_eq!(stored["messages"][1]["metadata"]["finishReason"], "length");
+    // The provider's own count never comes for an answer cut short: the input is estimated
+    // from the context ("You are a test assistant." and "hi": 27 characters, 7 tokens), not
+    // reported as nothing.
+    let finish: serde_json::Value = stream_events(&text)
+        .iter()
+        .filter_map(|event| serde_json::from_str::<serde_json::Value>(event).ok())
+        .find(|chunk| chunk["type"] == "finish")
+        .expect("a finish chunk");
+    let usage = &finish["messageMetadata"]["usage"];
+    assert_eq!(
+        (
+            usage["inputTokens"].as_u64(),
+            usage["outputTokens"].as_u64(),
+            usage["totalTokens"].as_u64()
+        ),
+        (Some(7), Some(5), Some(12)),
+        "{usage}"
+    );
+    assert_eq!(stored["messages"][1]["metadata"]["usage"], *usage);
 
-    let app = spawn_app_with(|config| {
-        config.completion.max_generation_time = Duration::from_millis(300);
-    })
-    .await;
+    let app = TestApp::builder()
+        .settings(|config| {
+            config.turns.max_generation_time = Duration::from_millis(300);
+        })
+        .spawn()
+        .await;
     let slow = app
         .put_assistant(
             caller,
             "offline:first=0,gap=100,tokens=50",
-            chat_shared::assistant::Tier::Standard,
+            chat_domain::assistant::Tier::Standard,
         )
         .await
         .to_string();
@@ -262,6 +283,7 @@ async fn runaway_answers_are_cut_with_finish_reason_length() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(answer["steps"][0]["finishReason"], "length");
+    assert_eq!(answer["steps"][0]["usage"]["inputTokens"], 7);
     let words = answer["steps"][0]["content"][0]["text"]
         .as_str()
         .unwrap()

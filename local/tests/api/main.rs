@@ -10,7 +10,6 @@ mod cors;
 mod events;
 mod faults;
 mod get;
-mod helpers;
 mod limits;
 mod openai;
 mod openapi;

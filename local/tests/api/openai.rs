@@ -6,20 +6,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use chat_shared::assistant::{Assistant, ProviderKind, Tier};
-use chat_shared::provider::openai::{OpenAiProvider, OpenAiSettings};
-use chat_shared::provider::{
+use chat_domain::assistant::{Assistant, ProviderKind, Tier};
+use chat_providers::openai::{OpenAiProvider, OpenAiSettings};
+use chat_providers::{
     ChatMessage, ChatRole, FinishReason, ModelProvider, ModelRequest, ProviderError, ProviderEvent,
     Usage,
 };
-use chat_shared::storage::items::assistant_item;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{json, new_caller, serve_http, spawn_app_with, user};
+use chat_testkit::{TestApp, json, new_caller, serve_http, user};
 
 /// The requests a fake server received: their Authorization header and JSON body.
 type Received = Arc<Mutex<Vec<(Option<String>, Value)>>>;
@@ -147,7 +146,7 @@ impl FakeOpenAi {
     fn provider(&self) -> OpenAiProvider {
         OpenAiProvider::new(&OpenAiSettings {
             base_url: self.base_url.clone(),
-            api_key: Some("sk-test".into()),
+            api_key: Some(chat_domain::secret::Secret::new("sk-test")),
             connect_timeout: Duration::from_secs(2),
             read_timeout: Duration::from_secs(5),
         })
@@ -272,7 +271,10 @@ async fn bad_streams_and_http_errors_map_to_the_contracts_statuses() {
 async fn completions_through_the_openai_provider_answer_and_map_its_failures() {
     let server = FakeOpenAi::start().await;
     let base = server.base_url.clone();
-    let app = spawn_app_with(move |config| config.completion.openai_base_url = base).await;
+    let app = TestApp::builder()
+        .settings(move |config| config.providers.openai_base_url = base)
+        .spawn()
+        .await;
     let caller = new_caller();
     let assistant = |model: &str| Assistant {
         id: Some(Uuid::now_v7()),
@@ -294,13 +296,7 @@ async fn completions_through_the_openai_provider_answer_and_map_its_failures() {
     ] {
         let assistant = assistant(model);
         ids.insert(model, assistant.id.unwrap().to_string());
-        app.dynamo
-            .put_item()
-            .table_name(&app.table)
-            .set_item(Some(assistant_item(caller.project, &assistant)))
-            .send()
-            .await
-            .unwrap();
+        app.store_assistant(caller, &assistant).await;
     }
     let (status, body) = json(
         app.complete(

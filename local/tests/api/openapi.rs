@@ -10,14 +10,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use chat_domain::assistant::Tier;
 use chat_local::server::ROUTES;
-use chat_shared::assistant::Tier;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{
-    TestApp, bearer, new_caller, same_project_other_visitor, spawn_app_with, stream_events, user,
-};
+use chat_testkit::{TestApp, bearer, new_caller, same_project_other_visitor, stream_events, user};
 
 fn spec() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
@@ -82,7 +80,7 @@ fn the_spec_declares_exactly_the_servers_routes() {
     assert_eq!(spec["openapi"], "3.1.0");
     let served: BTreeSet<(String, String)> = ROUTES
         .iter()
-        .map(|(method, path)| ((*method).to_owned(), (*path).to_owned()))
+        .map(|route| (route.method.to_owned(), route.template.to_owned()))
         .collect();
     assert_eq!(spec_operations(&spec), served);
 }
@@ -91,7 +89,7 @@ fn the_spec_declares_exactly_the_servers_routes() {
 fn every_status_the_sample_events_get_is_declared() {
     // The events run through the handlers in-process (events.rs), not over HTTP, so the
     // test server's own check (helpers::serve_checked) does not see them.
-    let declared = crate::helpers::declared_statuses();
+    let declared = chat_testkit::declared_statuses();
     for (file, status) in crate::events::EXPECTED {
         let operation = if file.starts_with("get-") {
             GET
@@ -266,11 +264,13 @@ fn details_required(spec: &Value, response: &Value) -> BTreeSet<String> {
 #[tokio::test]
 async fn every_observed_status_is_declared_and_bodies_have_the_specs_keys() {
     let spec = spec();
-    let app = spawn_app_with(|config| {
-        config.completion.offline.first_token_delay = std::time::Duration::ZERO;
-        config.completion.offline.token_gap = std::time::Duration::ZERO;
-    })
-    .await;
+    let app = TestApp::builder()
+        .settings(|config| {
+            config.providers.offline.first_token_delay = std::time::Duration::ZERO;
+            config.providers.offline.token_gap = std::time::Duration::ZERO;
+        })
+        .spawn()
+        .await;
     let all = observe_every_status(&app).await;
 
     let mut statuses: BTreeMap<&str, BTreeSet<u16>> = BTreeMap::new();
@@ -430,7 +430,7 @@ async fn every_observed_status_is_declared_and_bodies_have_the_specs_keys() {
 }
 
 fn ui_stream_error_chunk() -> Value {
-    let bytes = chat_shared::ui_stream::error("The assistant stopped unexpectedly.");
+    let bytes = chat_domain::ui_stream::error("The assistant stopped unexpectedly.");
     let text = std::str::from_utf8(&bytes).unwrap();
     serde_json::from_str(text.trim_start_matches("data: ").trim_end()).unwrap()
 }

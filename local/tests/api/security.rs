@@ -2,19 +2,14 @@
 //! text never reaches a header or splits a stream event. (That visitors' text and tokens
 //! never reach the logs is `local/tests/logs.rs`: it needs a process of its own.)
 
-use chat_shared::domain::{Caller, VisitorId};
+use chat_domain::ids::{Caller, VisitorId};
 use serde_json::{Value, json};
 
-use crate::helpers::{bearer, json, new_caller, spawn_app_with, stream_events};
-
-fn instant_answers(config: &mut chat_shared::config::Config) {
-    config.completion.offline.first_token_delay = std::time::Duration::ZERO;
-    config.completion.offline.token_gap = std::time::Duration::ZERO;
-}
+use chat_testkit::{TestApp, bearer, json, new_caller, stream_events};
 
 #[tokio::test]
 async fn another_projects_conversation_does_not_exist_even_for_the_same_visitor_id() {
-    let app = spawn_app_with(instant_answers).await;
+    let app = TestApp::builder().instant_answers().spawn().await;
     let owner = new_caller();
     let id = app.create_conversation(owner, 2).await;
     // Same visitor id, another project: a token an attacker could get from their own site.
@@ -53,7 +48,7 @@ async fn another_projects_conversation_does_not_exist_even_for_the_same_visitor_
 
 #[tokio::test]
 async fn stored_text_with_line_breaks_never_reaches_a_header_or_splits_an_event() {
-    let app = spawn_app_with(instant_answers).await;
+    let app = TestApp::builder().instant_answers().spawn().await;
     let caller = new_caller();
     let token = bearer(&app.token(caller));
     let evil =

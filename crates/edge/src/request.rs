@@ -1,0 +1,20 @@
+//! What a handler reads from the request as Lambda hands it over: path parameters and the
+//! body, each refused with the contract's error before anything else is done.
+
+use chat_domain::ApiError;
+use chat_domain::input::{ConversationId, within_body_limit};
+use lambda_http::{Request, RequestExt};
+
+/// The `{conversationId}` path parameter, which must be a UUID (400 otherwise).
+pub fn conversation_id(req: &Request) -> Result<ConversationId, ApiError> {
+    let raw = req
+        .path_parameters_ref()
+        .and_then(|p| p.first("conversationId"))
+        .ok_or_else(|| ApiError::invalid("conversationId", "conversationId is missing"))?;
+    ConversationId::parse(raw, "conversationId")
+}
+
+/// The raw body, refused with 422 when over the API's limit.
+pub fn body(req: &Request) -> Result<&[u8], ApiError> {
+    within_body_limit(req.body().as_ref())
+}

@@ -1,0 +1,107 @@
+//! Deciding a turn before anything is written: who answers (or why nobody may), the two
+//! messages the turn stores, and what the model is asked.
+
+use chat_domain::ApiError;
+use chat_domain::Spelling;
+use chat_domain::assistant::{Assistant, Plan};
+use chat_domain::chat::{ChatMessage, ChatRole};
+use chat_domain::conversation::ConversationStatus;
+use chat_domain::ids::{Caller, new_id};
+use chat_domain::message::{Message, MessageRole, MessageStatus, RawJson};
+use chat_domain::timestamp::Timestamp;
+use chat_edge::store_errors::for_conversation;
+use chat_providers::ModelRequest;
+use chat_storage::StoreError;
+use chat_storage::ports::{NewTurn, TurnContext};
+use uuid::Uuid;
+
+use crate::settings::TurnSettings;
+
+/// The feature an advanced assistant needs, as a 402 names it.
+pub const ADVANCED_FEATURE: &str = "advanced_ai_models";
+
+/// Decides who answers, or why nobody may: 403 and 409 for the conversation, 422 for an
+/// unknown assistant, 402 for a plan that does not include it.
+pub fn choose_assistant(
+    settings: &TurnSettings,
+    caller: Caller,
+    conversation_id: Uuid,
+    assistant_id: Option<Uuid>,
+    context: TurnContext,
+) -> Result<Assistant, ApiError> {
+    if let Some(conversation) = context.conversation {
+        if conversation.owner != caller.visitor.0 {
+            return Err(ApiError::Forbidden);
+        }
+        if conversation.status == ConversationStatus::Closed {
+            return Err(for_conversation(StoreError::Closed, conversation_id));
+        }
+    }
+    let plan = context
+        .project
+        .as_ref()
+        .map_or(settings.default_plan, |p| p.plan);
+    let assistant = match assistant_id {
+        Some(id) => context.assistant.ok_or_else(|| {
+            ApiError::validation("assistantId", format!("no assistant {id} in this project"))
+        })?,
+        None => context
+            .project
+            .and_then(|p| p.default_assistant)
+            .unwrap_or_else(|| settings.default_assistant.clone()),
+    };
+    if !plan.allows(assistant.tier) {
+        return Err(ApiError::PaymentRequired {
+            current_plan: plan.as_str().to_owned(),
+            required_plan: Plan::Pro.as_str().to_owned(),
+            feature: ADVANCED_FEATURE.to_owned(),
+        });
+    }
+    Ok(assistant)
+}
+
+/// The user message (complete) and the assistant message (streaming, empty) of a turn.
+pub fn new_turn(conversation_id: Uuid, user_text: &str) -> NewTurn {
+    let now = Timestamp::now();
+    let user_message = Message::text(
+        new_id(),
+        conversation_id,
+        MessageRole::User,
+        user_text,
+        MessageStatus::Complete,
+        now,
+    );
+    let mut assistant_message = Message::text(
+        new_id(),
+        conversation_id,
+        MessageRole::Assistant,
+        "",
+        MessageStatus::Streaming,
+        now,
+    );
+    assistant_message.parts = RawJson::empty_list();
+    NewTurn {
+        conversation_id,
+        user_message,
+        assistant_message,
+    }
+}
+
+/// The model's context: the assistant's system prompt first, then `messages`. The output
+/// cap is the assistant's own or the deployment's, whichever is lower.
+pub fn model_request(assistant: &Assistant, messages: Vec<ChatMessage>, cap: u32) -> ModelRequest {
+    let mut context = Vec::with_capacity(messages.len() + 1);
+    if let Some(prompt) = &assistant.system_prompt {
+        context.push(ChatMessage {
+            role: ChatRole::System,
+            content: prompt.clone(),
+        });
+    }
+    context.extend(messages);
+    ModelRequest {
+        model: assistant.model.clone(),
+        messages: context,
+        temperature: assistant.temperature,
+        max_output_tokens: Some(assistant.max_output_tokens.map_or(cap, |own| own.min(cap))),
+    }
+}

@@ -1,0 +1,82 @@
+//! Every key and attribute name of the table, in one place. The project id is part of every
+//! key, so projects are isolated by construction: another project's id simply does not exist.
+//!
+//! | item | pk | sk |
+//! |---|---|---|
+//! | conversation | `P#<projectId>#C#<conversationId>` | `C` |
+//! | message | `P#<projectId>#C#<conversationId>` | `M#<messageId>` (UUIDv7: time-ordered) |
+//! | project settings | `P#<projectId>` | `P` |
+//! | assistant | `P#<projectId>` | `A#<assistantId>` |
+//! | rate-limit counter | `RL#<class>#P#<projectId>[#V#<visitorId>]`, `RL#quota#P#<projectId>` | the window |
+//!
+//! The visitor index (`gsi1`): `gsi1pk = P#<projectId>#V#<visitorId>`, `gsi1sk = lastInteractionAt`.
+
+use uuid::Uuid;
+
+use chat_domain::ids::{ProjectId, VisitorId};
+use chat_domain::limits::{Counter, CounterScope};
+
+/// The partition key attribute.
+pub const PARTITION_KEY: &str = "pk";
+/// The sort key attribute.
+pub const SORT_KEY: &str = "sk";
+/// The index listing a visitor's conversations, newest first.
+pub const VISITOR_INDEX: &str = "gsi1";
+/// The index's partition key attribute.
+pub const VISITOR_INDEX_PK: &str = "gsi1pk";
+/// The index's sort key attribute.
+pub const VISITOR_INDEX_SK: &str = "gsi1sk";
+/// The attribute DynamoDB's TTL deletes items by (epoch seconds).
+pub const TTL_ATTRIBUTE: &str = "expiresAt";
+
+/// The sort key of a project's settings item.
+pub const PROJECT_SK: &str = "P";
+/// The sort-key prefix of assistant items.
+pub const ASSISTANT_SK_PREFIX: &str = "A#";
+/// The sort key of a conversation item.
+pub const CONVERSATION_SK: &str = "C";
+/// The sort-key prefix of message items.
+pub const MESSAGE_SK_PREFIX: &str = "M#";
+/// The partition-key prefix of rate-limit counters.
+pub const COUNTER_PK_PREFIX: &str = "RL#";
+
+/// The partition key of a project's settings and assistants.
+pub fn project_pk(project: ProjectId) -> String {
+    format!("P#{}", project.0)
+}
+
+/// The sort key of an assistant.
+pub fn assistant_sk(assistant: Uuid) -> String {
+    format!("{ASSISTANT_SK_PREFIX}{assistant}")
+}
+
+/// The partition key of a conversation and its messages.
+pub fn conversation_pk(project: ProjectId, conversation: Uuid) -> String {
+    format!("P#{}#C#{}", project.0, conversation)
+}
+
+/// The sort key of a message.
+pub fn message_sk(message: Uuid) -> String {
+    format!("{MESSAGE_SK_PREFIX}{message}")
+}
+
+/// The index partition key listing a visitor's conversations.
+pub fn visitor_gsi_pk(project: ProjectId, visitor: VisitorId) -> String {
+    format!("P#{}#V#{}", project.0, visitor.0)
+}
+
+/// The key of a rate-limit counter.
+pub fn counter_key(counter: &Counter) -> (String, String) {
+    let class: &'static str = counter.class.into();
+    let pk = match (counter.scope, counter.visitor) {
+        (CounterScope::Monthly, _) => format!("{COUNTER_PK_PREFIX}quota#P#{}", counter.project.0),
+        (CounterScope::Visitor, Some(visitor)) => format!(
+            "{COUNTER_PK_PREFIX}{class}#P#{}#V#{}",
+            counter.project.0, visitor.0
+        ),
+        (CounterScope::Project | CounterScope::Visitor, _) => {
+            format!("{COUNTER_PK_PREFIX}{class}#P#{}", counter.project.0)
+        }
+    };
+    (pk, counter.window.clone())
+}

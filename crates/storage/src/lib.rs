@@ -1,0 +1,24 @@
+//! Where the data lives: the ports (small traits, one per need) and the one DynamoDB adapter,
+//! which owns every key and attribute name of the single table and the one writer of each
+//! item kind.
+//!
+//! `ports` are what handlers call; `dynamo`, `turns`, `counters`, `projects` and `import`
+//! are the adapter's operations; `items` turns domain objects into items and back; `keys`
+//! and `table` are the layout; `client` and `aws_https` build the SDK client.
+
+pub mod aws_https;
+pub mod client;
+pub mod counters;
+pub mod dynamo;
+pub mod error;
+pub mod import;
+pub mod items;
+pub mod keys;
+pub mod ports;
+pub mod projects;
+pub mod settings;
+pub mod table;
+pub mod turns;
+
+pub use dynamo::DynamoStore;
+pub use error::StoreError;

@@ -1,0 +1,137 @@
+//! The ports: the small traits handlers talk to, one per need, and the values they carry.
+//! [`crate::dynamo::DynamoStore`] is the production adapter of every one.
+
+use std::future::Future;
+
+use chat_domain::assistant::{Assistant, ProjectSettings};
+use chat_domain::conversation::{Conversation, ConversationStatus};
+use chat_domain::ids::{Caller, ProjectId};
+use chat_domain::limits::Counter;
+use chat_domain::message::{Message, MessageStatus};
+use chat_domain::timestamp::Timestamp;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+
+/// The most messages `get` returns: the newest ones, oldest first.
+pub const MAX_MESSAGES_RETURNED: usize = 1_000;
+
+/// What a close did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseOutcome {
+    /// This call closed it.
+    Closed,
+    /// It was closed already; nothing changed.
+    AlreadyClosed,
+}
+
+/// Reads a conversation with its messages.
+pub trait ConversationReader: Send + Sync {
+    /// The caller's conversation `id` with its newest `MAX_MESSAGES_RETURNED` messages,
+    /// oldest first.
+    fn conversation_with_messages(
+        &self,
+        caller: Caller,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Conversation, StoreError>> + Send;
+}
+
+/// Closes a conversation.
+pub trait ConversationCloser: Send + Sync {
+    /// Closes the caller's conversation `id`; a closed one keeps its first close.
+    fn close_conversation(
+        &self,
+        caller: Caller,
+        id: Uuid,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<CloseOutcome, StoreError>> + Send;
+}
+
+/// What a completion needs to know before it writes, read in one round trip.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TurnContext {
+    /// The project's settings, when it has a settings item.
+    pub project: Option<ProjectSettings>,
+    /// The assistant the request named, when it exists in the project.
+    pub assistant: Option<Assistant>,
+    /// The conversation, when it exists in the project.
+    pub conversation: Option<ConversationState>,
+}
+
+/// The part of a conversation a completion checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConversationState {
+    /// The visitor who owns it.
+    pub owner: Uuid,
+    /// Open or closed.
+    pub status: ConversationStatus,
+}
+
+/// A turn to store: the visitor's message (complete) and the assistant's (streaming).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewTurn {
+    /// The conversation, created when it does not exist yet.
+    pub conversation_id: Uuid,
+    /// The last user message of the request.
+    pub user_message: Message,
+    /// The assistant's message, `streaming` and empty.
+    pub assistant_message: Message,
+}
+
+/// How an assistant message ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageOutcome {
+    /// `complete` or `error`.
+    pub status: MessageStatus,
+    /// The text produced (all of it, or so far).
+    pub text: String,
+    /// Model, finish reason and usage.
+    pub metadata: Option<serde_json::Value>,
+    /// What went wrong, for `error`.
+    pub error: Option<String>,
+}
+
+/// The storage a completion uses: three round trips, in order.
+pub trait CompletionStore: Send + Sync {
+    /// Reads the project's settings, the named assistant and the conversation together.
+    fn turn_context(
+        &self,
+        caller: Caller,
+        conversation_id: Uuid,
+        assistant_id: Option<Uuid>,
+    ) -> impl Future<Output = Result<TurnContext, StoreError>> + Send;
+
+    /// Writes the turn in one transaction: the conversation (created or moved forward)
+    /// and both messages. Refuses (`NotOwner`, `Closed`) with nothing written. A retry
+    /// of a turn that was already written succeeds without writing it twice.
+    fn write_turn(
+        &self,
+        caller: Caller,
+        turn: &NewTurn,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Ends the assistant message of a turn.
+    fn finish_message(
+        &self,
+        caller: Caller,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        outcome: &MessageOutcome,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Rate-limit counters and the project settings that may override their limits.
+pub trait LimitStore: Send + Sync {
+    /// Increments each counter by one, all at once; their new values, in order.
+    fn increment(
+        &self,
+        counters: &[Counter],
+    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
+
+    /// The project's settings item, when it has one.
+    fn project_settings(
+        &self,
+        project: ProjectId,
+    ) -> impl Future<Output = Result<Option<ProjectSettings>, StoreError>> + Send;
+}

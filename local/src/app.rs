@@ -1,0 +1,77 @@
+//! What the local server serves every request with: each function's own state, built once
+//! over one store, exactly as each Lambda builds its own.
+
+use std::sync::Arc;
+
+use chat_completion::Completions;
+use chat_domain::env::{ConfigError, Env};
+use chat_edge::wiring::BaseSettings;
+use chat_edge::{Base, Edge, StartupError};
+use chat_engine::settings::TurnSettings;
+use chat_providers::settings::ProviderSettings;
+use chat_storage::DynamoStore;
+use close_conversation::CloseConversation;
+use get_conversation::GetConversation;
+
+/// Every setting any function reads: what the local server runs with.
+#[derive(Clone, Debug)]
+pub struct LocalSettings {
+    /// The store, the edge and the limits: what every function reads.
+    pub base: BaseSettings,
+    /// The turn engine's defaults, timeouts and caps.
+    pub turns: TurnSettings,
+    /// The model providers.
+    pub providers: ProviderSettings,
+}
+
+impl LocalSettings {
+    /// Reads them all from `env`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            base: BaseSettings::from_env(env)?,
+            turns: TurnSettings::from_env(env)?,
+            providers: ProviderSettings::from_env(env)?,
+        })
+    }
+}
+
+/// The functions' states, sharing one store and one edge.
+pub struct App {
+    /// The settings it was built from.
+    pub settings: LocalSettings,
+    /// The storage adapter every function uses.
+    pub store: DynamoStore,
+    /// Auth, limits, CORS.
+    pub edge: Arc<Edge>,
+    /// `GET /v2/conversations/{conversationId}`.
+    pub get: GetConversation<DynamoStore>,
+    /// `POST /v2/conversations/{conversationId}/close`.
+    pub close: CloseConversation<DynamoStore>,
+    /// `POST /v2/chat/completions`.
+    pub completions: Completions<DynamoStore>,
+}
+
+impl App {
+    /// Builds every function's state from `settings`.
+    pub async fn build(settings: LocalSettings) -> Result<Self, StartupError> {
+        Self::build_with(settings, |builder| builder).await
+    }
+
+    /// As [`App::build`], with a last say over the DynamoDB client's configuration.
+    pub async fn build_with(
+        settings: LocalSettings,
+        customize: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
+    ) -> Result<Self, StartupError> {
+        let base = Base::build_with(settings.base.clone(), customize).await?;
+        let completions =
+            Completions::from_settings(&base, settings.turns.clone(), &settings.providers).await?;
+        Ok(Self {
+            get: GetConversation::new(&base),
+            close: CloseConversation::new(&base),
+            completions,
+            store: base.store.clone(),
+            edge: base.edge.clone(),
+            settings,
+        })
+    }
+}
