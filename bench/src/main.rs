@@ -44,56 +44,44 @@ use report::{Row, Target, Unit};
 use stack::{BoxError, Stack, new_caller, token};
 use stats::Samples;
 
-const HELP: &str = "\
-bench: the performance benchmark; prints one table of ratios against floors measured in
-the same run. Normally run through scripts/bench.sh, which builds what it needs first.
-
-  --bin-dir DIR     the release binaries (get-conversation, close-conversation,
-                    chat-completion, bench-hello); default: target/release
-  --size-dir DIR    where <bin>/bootstrap arm64 builds are (cargo lambda's target/lambda);
-                    when missing, the x86_64 binaries of --bin-dir are measured instead
-  --cold N          cold starts per binary (default 40)
-  --warm N          warm calls per operation and floor (default 3000)
-  --streams N       streams per path (default 8)
-  --quick           --cold 8 --warm 400 --streams 3
-  --write           write BENCHMARKS.svg and the table into BENCHMARKS.md
-";
-
+/// The performance benchmark: prints one table of ratios against floors measured in the
+/// same run. Normally run through scripts/bench.sh, which builds what it needs first.
+#[derive(clap::Parser)]
+#[command(about)]
 struct Options {
+    /// The release binaries (get-conversation, close-conversation, chat-completion,
+    /// bench-hello).
+    #[arg(long, default_value_os_t = default_bin_dir())]
     bin_dir: PathBuf,
+    /// Where <bin>/bootstrap arm64 builds are (cargo lambda's target/lambda); when
+    /// missing, the x86_64 binaries of --bin-dir are measured instead.
+    #[arg(long)]
     size_dir: Option<PathBuf>,
+    /// Cold starts per binary.
+    #[arg(long, default_value_t = 40)]
     cold: usize,
+    /// Warm calls per operation and floor.
+    #[arg(long, default_value_t = 3000)]
     warm: usize,
+    /// Streams per path.
+    #[arg(long, default_value_t = 8)]
     streams: usize,
+    /// Fewer repetitions (--cold 8 --warm 400 --streams 3): a smoke test, not a result.
+    #[arg(long)]
+    quick: bool,
+    /// Write BENCHMARKS.svg and the table into BENCHMARKS.md.
+    #[arg(long)]
     write: bool,
 }
 
+fn default_bin_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release"))
+}
+
 fn options() -> Options {
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let mut o = Options {
-        bin_dir: root.join("target/release"),
-        size_dir: None,
-        cold: 40,
-        warm: 3000,
-        streams: 8,
-        write: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
-        match arg.as_str() {
-            "--bin-dir" => o.bin_dir = value().into(),
-            "--size-dir" => o.size_dir = Some(value().into()),
-            "--cold" => o.cold = value().parse().expect("--cold N"),
-            "--warm" => o.warm = value().parse().expect("--warm N"),
-            "--streams" => o.streams = value().parse().expect("--streams N"),
-            "--quick" => (o.cold, o.warm, o.streams) = (8, 400, 3),
-            "--write" => o.write = true,
-            _ => {
-                eprint!("{HELP}");
-                std::process::exit(if arg == "--help" || arg == "-h" { 0 } else { 2 });
-            }
-        }
+    let mut o = <Options as clap::Parser>::parse();
+    if o.quick {
+        (o.cold, o.warm, o.streams) = (8, 400, 3);
     }
     o
 }

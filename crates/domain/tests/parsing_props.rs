@@ -4,7 +4,7 @@
 //! of mistake (400 for shape, 422 for limits, 401 for tokens), naming the field.
 //!
 //! Case counts are small so the whole file runs in a few seconds; raise them with
-//! `PROPTEST_CASES=100000 cargo test -p chat-shared --test parsing_props`.
+//! `PROPTEST_CASES=100000 cargo test -p chat-domain --test parsing_props`.
 
 use chat_domain::ApiError;
 use chat_domain::input::completion::{CompletionRequest, MAX_CONTENT_CHARS, MAX_MESSAGES};
