@@ -3,10 +3,16 @@
 //! `DYNAMODB_ENDPOINT`). `chat-local admin ...` calls these; the writes themselves are the
 //! store's (`chat_storage::projects`), so the seed data and the tests write the same way.
 
+use chat_domain::api_key::{KeyKind, KeyRecord, PublishableKey, SecretKey};
 use chat_domain::assistant::{Assistant, Plan, ProjectSettings};
 use chat_domain::ids::ProjectId;
+use chat_domain::timestamp::Timestamp;
+use chat_domain::widget::WidgetConfig;
 use chat_storage::DynamoStore;
+use chat_storage::StoreError;
+use chat_storage::api_keys::KeyChange;
 use chat_storage::projects::{AssistantWritten, ProjectWriteError};
+use uuid::Uuid;
 
 /// The highest temperature any supported provider accepts (OpenAI's range is 0 to 2).
 pub const MAX_TEMPERATURE: f32 = 2.0;
@@ -20,6 +26,116 @@ pub enum AdminError {
     /// The write failed.
     #[error(transparent)]
     Write(#[from] ProjectWriteError),
+    /// DynamoDB failed, or a stored item does not parse.
+    #[error("DynamoDB: {0}")]
+    Store(#[from] StoreError),
+    /// No such key in the project.
+    #[error("project {0} has no such key")]
+    NoSuchKey(Uuid),
+}
+
+/// The widget settings in the JSON file at `path`, checked.
+pub fn read_widget(path: &std::path::Path) -> Result<WidgetConfig, AdminError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AdminError::Invalid(format!("{}: {e}", path.display())))?;
+    let widget: WidgetConfig = serde_json::from_str(&text)
+        .map_err(|e| AdminError::Invalid(format!("{}: {e}", path.display())))?;
+    widget.check().map_err(AdminError::Invalid)?;
+    Ok(widget)
+}
+
+/// Creates a key of `kind` for `project`; returns the key itself (for a secret key, the
+/// only time it is seen: the store keeps its digest).
+pub async fn create_key(
+    store: &DynamoStore,
+    project: ProjectId,
+    kind: KeyKind,
+    label: Option<String>,
+    assistant: Option<Uuid>,
+    allowed_origins: Vec<String>,
+) -> Result<String, AdminError> {
+    if kind == KeyKind::Secret && (assistant.is_some() || !allowed_origins.is_empty()) {
+        return Err(AdminError::Invalid(
+            "a secret key has the whole project's scope: no --assistant or --origin".into(),
+        ));
+    }
+    let allowed_origins = check_origins(allowed_origins)?;
+    let mut record = KeyRecord {
+        kind,
+        project,
+        assistant,
+        allowed_origins,
+        label,
+        revoked: false,
+        created_at: Timestamp::now(),
+        display: String::new(),
+    };
+    match kind {
+        KeyKind::Publishable => {
+            let key = PublishableKey::generate(project);
+            record.display = key.as_str().to_owned();
+            store.create_key(key.as_str(), &record).await?;
+            Ok(key.as_str().to_owned())
+        }
+        KeyKind::Secret => {
+            let key = SecretKey::generate();
+            record.display = key.hint();
+            store.create_key(key.digest().as_str(), &record).await?;
+            Ok(key.expose().to_owned())
+        }
+    }
+}
+
+/// Changes the key `text` (`pk_…` or `sk_…`) of `project`.
+pub async fn change_key(
+    store: &DynamoStore,
+    project: ProjectId,
+    text: &str,
+    mut change: KeyChange,
+) -> Result<(), AdminError> {
+    let lookup = if let Some(key) = PublishableKey::parse(text) {
+        key.as_str().to_owned()
+    } else if let Some(key) = SecretKey::parse(text) {
+        if change.assistant.is_some() || change.allowed_origins.is_some() {
+            return Err(AdminError::Invalid(
+                "a secret key has no assistant or origins to set".into(),
+            ));
+        }
+        key.digest().as_str().to_owned()
+    } else {
+        return Err(AdminError::Invalid(format!(
+            "{text:?} is not a pk_ or sk_ key"
+        )));
+    };
+    if let Some(origins) = change.allowed_origins.take() {
+        change.allowed_origins = Some(check_origins(origins)?);
+    }
+    if store.update_key(project, &lookup, &change).await? {
+        Ok(())
+    } else {
+        Err(AdminError::NoSuchKey(project.0))
+    }
+}
+
+/// Origins as browsers send them: `https://host[:port]`, no path.
+fn check_origins(origins: Vec<String>) -> Result<Vec<String>, AdminError> {
+    origins
+        .into_iter()
+        .map(|origin| {
+            let trimmed = origin.trim().trim_end_matches('/').to_owned();
+            let host = trimmed
+                .strip_prefix("https://")
+                .or_else(|| trimmed.strip_prefix("http://"));
+            match host {
+                Some(host) if !host.is_empty() && !host.contains(['/', '*', '?', '#', ' ']) => {
+                    Ok(trimmed)
+                }
+                _ => Err(AdminError::Invalid(format!(
+                    "{origin:?} is not an origin such as https://www.example.com"
+                ))),
+            }
+        })
+        .collect()
 }
 
 /// Creates a project's settings item with `plan` and no default assistant (completions

@@ -8,6 +8,8 @@ use chat_domain::env::{ConfigError, Env};
 use chat_edge::wiring::BaseSettings;
 use chat_edge::{Base, Edge, StartupError};
 use chat_engine::settings::TurnSettings;
+use chat_identity::Identity;
+use chat_projects::CurrentProject;
 use chat_providers::settings::ProviderSettings;
 use chat_storage::DynamoStore;
 use close_conversation::CloseConversation;
@@ -49,6 +51,10 @@ pub struct App {
     pub close: CloseConversation<DynamoStore>,
     /// `POST /v2/chat/completions`.
     pub completions: Completions<DynamoStore>,
+    /// `GET /v2/projects/current`.
+    pub projects: CurrentProject<DynamoStore>,
+    /// `POST /v2/identity/init`, `GET /v2/identity/me`.
+    pub identity: Identity<DynamoStore>,
 }
 
 impl App {
@@ -67,6 +73,8 @@ impl App {
             Completions::from_settings(&base, settings.turns.clone(), &settings.providers).await?;
         Ok(Self {
             get: GetConversation::new(&base),
+            projects: CurrentProject::new(&base),
+            identity: Identity::new(&base),
             close: CloseConversation::new(&base),
             completions,
             store: base.store.clone(),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chat_domain::Spelling;
+use chat_domain::api_key::KeyKind;
 use chat_domain::assistant::{Assistant, Plan, ProviderKind, Tier};
 use chat_domain::env::Env;
 use chat_domain::error::DisplayChain;
@@ -14,10 +15,11 @@ use chat_domain::session::{Claims, TokenMinter, now_secs};
 use chat_edge::{secrets, telemetry};
 use chat_local::admin;
 use chat_local::app::LocalSettings;
-use chat_local::seed::{DEMO_CONVERSATION, demo_caller};
+use chat_local::seed::{DEMO_CONVERSATION, DEMO_PUBLISHABLE_KEY, demo_caller};
 use chat_local::settings::local_settings;
 use chat_local::startup::{StartOptions, start};
 use chat_storage::DynamoStore;
+use chat_storage::api_keys::KeyChange;
 use chat_storage::client::{dynamo_client, sdk_config};
 use chat_storage::projects::AssistantWritten;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
@@ -73,12 +75,84 @@ enum AdminCommand {
         /// Its plan: `pro` includes advanced assistants.
         #[arg(long, value_parser = spelled::<Plan>())]
         plan: Plan,
+        /// Its name, shown by widgets.
+        #[arg(long)]
+        name: Option<String>,
         /// Its id (default: a new one).
         #[arg(long)]
         project: Option<Uuid>,
     },
     /// Create or replace an assistant of a project; prints its id.
     PutAssistant(PutAssistantArgs),
+    /// Set a project's name and its widget's settings (a JSON file with the keys of
+    /// `chatWidgetConfig`, API.md §7; those left out keep their defaults).
+    SetProject {
+        /// The project.
+        #[arg(long)]
+        project: Uuid,
+        /// Its name, shown by widgets.
+        #[arg(long)]
+        name: Option<String>,
+        /// A JSON file with the widget's settings.
+        #[arg(long)]
+        widget: Option<PathBuf>,
+    },
+    /// Create an API key; prints it (a secret key's full value only now, never again).
+    CreateKey {
+        /// The project.
+        #[arg(long)]
+        project: Uuid,
+        /// `publishable` (for web pages) or `secret` (for servers).
+        #[arg(long, value_parser = spelled::<KeyKind>())]
+        kind: KeyKind,
+        /// What the key is for.
+        #[arg(long)]
+        label: Option<String>,
+        /// A publishable key's assistant (default: the project's default assistant).
+        #[arg(long)]
+        assistant: Option<Uuid>,
+        /// An origin whose pages may use a publishable key, such as
+        /// https://www.example.com (repeat for more; none: any origin). For a widget in an
+        /// iframe, the origin of the widget's page, not of the site around it.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+    },
+    /// List a project's keys (secret keys by their first characters).
+    ListKeys {
+        /// The project.
+        #[arg(long)]
+        project: Uuid,
+    },
+    /// Revoke a key: refused everywhere within a minute.
+    RevokeKey {
+        /// The project.
+        #[arg(long)]
+        project: Uuid,
+        /// The key (`pk_…` or `sk_…`).
+        #[arg(long)]
+        key: String,
+    },
+    /// Change a publishable key's assistant or allowed origins.
+    SetKey {
+        /// The project.
+        #[arg(long)]
+        project: Uuid,
+        /// The publishable key.
+        #[arg(long)]
+        key: String,
+        /// Its visitors' assistant.
+        #[arg(long, conflicts_with = "default_assistant")]
+        assistant: Option<Uuid>,
+        /// Its visitors talk to the project's default assistant.
+        #[arg(long)]
+        default_assistant: bool,
+        /// The origins that may use it (repeat; replaces the list).
+        #[arg(long = "origin", conflicts_with = "any_origin")]
+        origins: Vec<String>,
+        /// Any origin may use it.
+        #[arg(long)]
+        any_origin: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -210,6 +284,9 @@ async fn mint_token(
         exp: now + ttl,
         nbf: None,
         iss: edge.token_issuer.clone(),
+        ext: None,
+        name: None,
+        picture: None,
     }))
 }
 
@@ -221,10 +298,90 @@ async fn run_admin(settings: &LocalSettings, command: AdminCommand) -> Result<()
         store_settings.table_name.clone(),
     );
     match command {
-        AdminCommand::CreateProject { plan, project } => {
+        AdminCommand::CreateProject {
+            plan,
+            name,
+            project,
+        } => {
             let project = ProjectId(project.unwrap_or_else(new_id));
             admin::create_project(&store, project, plan).await?;
+            if let Some(name) = name {
+                store.set_public(project, Some(&name), None).await?;
+            }
             println!("{}", project.0);
+        }
+        AdminCommand::SetProject {
+            project,
+            name,
+            widget,
+        } => {
+            let widget = match widget {
+                None => None,
+                Some(path) => Some(admin::read_widget(&path)?),
+            };
+            store
+                .set_public(ProjectId(project), name.as_deref(), widget.as_ref())
+                .await?;
+        }
+        AdminCommand::CreateKey {
+            project,
+            kind,
+            label,
+            assistant,
+            origins,
+        } => {
+            let key =
+                admin::create_key(&store, ProjectId(project), kind, label, assistant, origins)
+                    .await?;
+            println!("{key}");
+            if kind == KeyKind::Secret {
+                eprintln!("this is the only time the secret key is shown: keep it now");
+            }
+        }
+        AdminCommand::ListKeys { project } => {
+            for key in store.list_keys(ProjectId(project)).await? {
+                let origins = if key.allowed_origins.is_empty() {
+                    "any origin".to_owned()
+                } else {
+                    key.allowed_origins.join(",")
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    key.kind.as_str(),
+                    key.display,
+                    if key.revoked { "revoked" } else { "active" },
+                    origins,
+                    key.label.unwrap_or_default(),
+                    key.created_at
+                );
+            }
+        }
+        AdminCommand::RevokeKey { project, key } => {
+            admin::change_key(
+                &store,
+                ProjectId(project),
+                &key,
+                KeyChange {
+                    revoke: true,
+                    ..KeyChange::default()
+                },
+            )
+            .await?;
+        }
+        AdminCommand::SetKey {
+            project,
+            key,
+            assistant,
+            default_assistant,
+            origins,
+            any_origin,
+        } => {
+            let change = KeyChange {
+                revoke: false,
+                assistant: (assistant.is_some() || default_assistant).then_some(assistant),
+                allowed_origins: (any_origin || !origins.is_empty()).then_some(origins),
+            };
+            admin::change_key(&store, ProjectId(project), &key, change).await?;
         }
         AdminCommand::PutAssistant(args) => {
             let project = ProjectId(args.project);
@@ -281,9 +438,14 @@ async fn print_banner(
     println!("  export TOKEN={token}");
     println!("demo conversation: {DEMO_CONVERSATION}");
     println!();
+    println!("demo publishable key (any origin): {DEMO_PUBLISHABLE_KEY}");
+    println!();
     println!("try:");
     println!(
         "  curl -s -H \"Authorization: Bearer {token}\" http://{addr}/v2/conversations/{DEMO_CONVERSATION}"
+    );
+    println!(
+        "  curl -s -H 'content-type: application/json' -d '{{\"apiKey\":\"{DEMO_PUBLISHABLE_KEY}\",\"saVid\":\"my-browser\"}}' http://{addr}/v2/identity/init"
     );
     Ok(())
 }

@@ -4,12 +4,14 @@
 //! file-backed engine) leaves the first seed alone. Written through the same storage
 //! operations the admin commands and production use.
 
+use chat_domain::api_key::{KeyKind, KeyRecord, PublishableKey};
 use chat_domain::assistant::{Assistant, Plan, ProjectSettings, ProviderKind, Tier};
 use chat_domain::conversation::Conversation;
 use chat_domain::error::DisplayChain;
 use chat_domain::ids::{Caller, ProjectId, VisitorId};
 use chat_domain::message::{Message, MessageRole, MessageStatus};
 use chat_domain::timestamp::Timestamp;
+use chat_domain::widget::WidgetConfig;
 use chat_storage::DynamoStore;
 use chat_storage::import::Imported;
 use chat_storage::projects::ProjectWriteError;
@@ -52,6 +54,14 @@ pub fn demo_assistants() -> [Assistant; 2] {
         },
     ]
 }
+
+/// The demo project's publishable key, allowing every origin: public by design, fixed so
+/// the README's commands work as printed.
+pub const DEMO_PUBLISHABLE_KEY: &str =
+    "pk_0192f0a000007000800000000000d001_de30de30de30de30de30de30de30de30";
+
+/// The demo project's name.
+pub const DEMO_PROJECT_NAME: &str = "Demo Shop";
 
 /// The demo caller: the project and visitor a printed token is minted for.
 pub fn demo_caller() -> Caller {
@@ -124,7 +134,30 @@ pub async fn seed_demo(store: &DynamoStore) -> Result<(), String> {
             .await
             .map_err(|e| failed(&e))?;
     }
-    Ok(())
+    let widget = WidgetConfig {
+        display_name: Some("Demo assistant".into()),
+        welcome_message: "Hi! Ask me about shipping, returns or our products.".into(),
+        ..WidgetConfig::default()
+    };
+    store
+        .set_public(caller.project, Some(DEMO_PROJECT_NAME), Some(&widget))
+        .await
+        .map_err(|e| failed(&e))?;
+    let key = PublishableKey::parse(DEMO_PUBLISHABLE_KEY).expect("the demo key parses");
+    let record = KeyRecord {
+        kind: KeyKind::Publishable,
+        project: key.project(),
+        assistant: None,
+        allowed_origins: Vec::new(),
+        label: Some("demo widget (any origin)".into()),
+        revoked: false,
+        created_at: Timestamp::now(),
+        display: key.as_str().to_owned(),
+    };
+    match store.create_key(key.as_str(), &record).await {
+        Ok(()) => Ok(()),
+        Err(error) => Err(failed(&error)),
+    }
 }
 
 /// A UUIDv7 carrying `at` as its time, so ids and `createdAt` agree.
@@ -135,4 +168,15 @@ fn id_at(at: Timestamp) -> Uuid {
         millis / 1_000,
         (millis % 1_000) as u32 * 1_000_000,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_key_names_the_demo_project() {
+        let key = PublishableKey::parse(DEMO_PUBLISHABLE_KEY).expect("a publishable key");
+        assert_eq!(key.project(), ProjectId(DEMO_PROJECT));
+    }
 }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,6 +18,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use lambda_http::RequestExt;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::request::RequestContext;
 use tokio::net::TcpListener;
 
 use crate::app::App;
@@ -36,6 +40,12 @@ pub enum Operation {
     CloseConversation,
     /// `POST /v2/chat/completions`.
     ChatCompletion,
+    /// `GET /v2/projects/current`.
+    CurrentProject,
+    /// `POST /v2/identity/init`.
+    IdentityInit,
+    /// `GET /v2/identity/me`.
+    IdentityMe,
 }
 
 /// One route: a method and a path template whose `{name}` segments are path parameters.
@@ -51,7 +61,7 @@ pub struct Route {
 
 /// The API's routes: what [`route`] serves, and what `openapi.yaml` and `template.yaml`
 /// must declare (checked by the tests and `scripts/check-template.sh`).
-pub const ROUTES: [Route; 3] = [
+pub const ROUTES: [Route; 6] = [
     Route {
         method: "GET",
         template: "/v2/conversations/{conversationId}",
@@ -66,6 +76,21 @@ pub const ROUTES: [Route; 3] = [
         method: "POST",
         template: "/v2/chat/completions",
         operation: Operation::ChatCompletion,
+    },
+    Route {
+        method: "GET",
+        template: "/v2/projects/current",
+        operation: Operation::CurrentProject,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/identity/init",
+        operation: Operation::IdentityInit,
+    },
+    Route {
+        method: "GET",
+        template: "/v2/identity/me",
+        operation: Operation::IdentityMe,
     },
 ];
 
@@ -124,8 +149,13 @@ fn preflight_methods(methods: &[&str]) -> &'static str {
     }
 }
 
-/// Serves one request; also says which route it was for, when it was one of the API's.
-pub async fn route(app: &App, req: Request<Incoming>) -> (Response<LocalBody>, Option<Route>) {
+/// Serves one request from `peer`; also says which route it was for, when it was one of
+/// the API's.
+pub async fn route(
+    app: &App,
+    req: Request<Incoming>,
+    peer: Option<SocketAddr>,
+) -> (Response<LocalBody>, Option<Route>) {
     let resolved = resolve(req.method().as_str(), req.uri().path());
     if req.method() == Method::OPTIONS {
         // On AWS, API Gateway answers the preflight; here nothing else would. A path no
@@ -164,10 +194,18 @@ pub async fn route(app: &App, req: Request<Incoming>) -> (Response<LocalBody>, O
         }
         Resolved::Unknown => return (refuse(app, parts, ApiError::RouteNotFound).await, None),
     };
-    let req = Request::from_parts(parts, body).with_path_parameters(parameters);
+    let query: QueryMap = parts.uri.query().unwrap_or("").parse().unwrap_or_default();
+    let req = Request::from_parts(parts, body)
+        .with_path_parameters(parameters)
+        .with_query_string_parameters(query)
+        .with_request_context(gateway_context(peer));
     let response = match route.operation {
         Operation::GetConversation => app.get.handle(req).await.map(lambda_body),
         Operation::CloseConversation => app.close.handle(req).await.map(lambda_body),
+        Operation::CurrentProject => app.projects.handle(req).await.map(lambda_body),
+        Operation::IdentityInit | Operation::IdentityMe => {
+            app.identity.handle(req).await.map(lambda_body)
+        }
         // Streams: each chunk is written to the socket as the generation task sends it.
         Operation::ChatCompletion => app
             .completions
@@ -176,6 +214,13 @@ pub async fn route(app: &App, req: Request<Incoming>) -> (Response<LocalBody>, O
             .map(|body| body.map_err(|never| match never {}).boxed()),
     };
     (response, Some(route))
+}
+
+/// What API Gateway tells a function about the request: here, the address it came from.
+fn gateway_context(peer: Option<SocketAddr>) -> RequestContext {
+    let mut context = ApiGatewayProxyRequestContext::default();
+    context.identity.source_ip = peer.map(|p| p.ip().to_string());
+    RequestContext::ApiGatewayV1(context)
 }
 
 /// The contract's error for a request no handler takes, in the frame every handler runs
@@ -211,9 +256,9 @@ pub async fn serve(
 ) {
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
                     continue;
@@ -226,7 +271,7 @@ pub async fn serve(
             let service = hyper::service::service_fn(move |req| {
                 let (app, observer) = (app.clone(), observer.clone());
                 async move {
-                    let (response, route) = route(&app, req).await;
+                    let (response, route) = route(&app, req, Some(peer)).await;
                     if let Some(observer) = &observer {
                         observer(route, response.status());
                     }

@@ -26,6 +26,15 @@ pub enum ApiError {
         /// Whether a token was presented at all (RFC 6750 `error="invalid_token"`).
         token_presented: bool,
     },
+    /// 401: an API key (in a query or body) that is unknown, malformed or revoked: one
+    /// answer for all three, so nothing tells them apart.
+    #[error("invalid API key: {reason}")]
+    InvalidApiKey {
+        /// Why, for the log.
+        reason: &'static str,
+        /// The parameter or field that carried it (`apiKey`).
+        field: &'static str,
+    },
     /// 402: the project's plan does not include the feature.
     #[error("the {current_plan} plan does not include {feature}")]
     PaymentRequired {
@@ -39,6 +48,13 @@ pub enum ApiError {
     /// 403: the conversation belongs to another visitor of the same project.
     #[error("Access denied to this conversation")]
     Forbidden,
+    /// 403: a browser page whose origin the publishable key does not allow.
+    #[error("Origin not allowed for this API key")]
+    OriginNotAllowed,
+    /// 403: a credential of the wrong kind for the route (a secret key on a route for
+    /// visitors, a session token on one for agents).
+    #[error("{0}")]
+    WrongCredential(&'static str),
     /// 404: no such conversation in the caller's project.
     #[error("Conversation not found!")]
     ConversationNotFound {
@@ -123,9 +139,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidRequestBody { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized { .. } | Self::InvalidApiKey { .. } => StatusCode::UNAUTHORIZED,
             Self::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::OriginNotAllowed | Self::WrongCredential(_) => {
+                StatusCode::FORBIDDEN
+            }
             Self::ConversationNotFound { .. } | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -141,9 +159,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequestBody { .. } => "INVALID_REQUEST_BODY",
-            Self::Unauthorized { .. } => "UNAUTHORIZED",
+            Self::Unauthorized { .. } | Self::InvalidApiKey { .. } => "UNAUTHORIZED",
             Self::PaymentRequired { .. } => "PAYMENT_REQUIRED",
-            Self::Forbidden => "FORBIDDEN",
+            Self::Forbidden | Self::OriginNotAllowed | Self::WrongCredential(_) => "FORBIDDEN",
             Self::ConversationNotFound { .. } => "CONVERSATION_NOT_FOUND",
             Self::RouteNotFound => "NOT_FOUND",
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
@@ -160,6 +178,7 @@ impl ApiError {
     pub fn client_message(&self) -> String {
         match self {
             Self::Unauthorized { .. } => "Invalid or missing session token".to_owned(),
+            Self::InvalidApiKey { .. } => "Invalid API key".to_owned(),
             Self::PaymentRequired { .. } => {
                 "This assistant requires a higher plan than the project has".to_owned()
             }
@@ -200,6 +219,9 @@ impl ApiError {
             }
             Self::BadGateway(_) => Some(json!({ "service": "ai_model_service" })),
             Self::Unauthorized { .. }
+            | Self::InvalidApiKey { .. }
+            | Self::OriginNotAllowed
+            | Self::WrongCredential(_)
             | Self::Forbidden
             | Self::RouteNotFound
             | Self::MethodNotAllowed { .. }
@@ -257,6 +279,9 @@ impl ApiError {
             Self::Unauthorized { reason, .. } => {
                 tracing::info!(status = 401, code = self.code(), reason = %reason, "request refused");
             }
+            Self::InvalidApiKey { reason, field } => {
+                tracing::info!(status = 401, code = self.code(), reason = %reason, field = %field, "request refused");
+            }
             _ => {
                 tracing::info!(status = self.status().as_u16(), code = self.code(), error = %self, "request refused");
             }
@@ -305,6 +330,24 @@ mod tests {
                 "PAYMENT_REQUIRED",
             ),
             (ApiError::Forbidden, 403, "FORBIDDEN"),
+            (ApiError::OriginNotAllowed, 403, "FORBIDDEN"),
+            (ApiError::WrongCredential("x"), 403, "FORBIDDEN"),
+            (
+                ApiError::InvalidApiKey {
+                    reason: "unknown",
+                    field: "apiKey",
+                },
+                401,
+                "UNAUTHORIZED",
+            ),
+            (ApiError::RouteNotFound, 404, "NOT_FOUND"),
+            (
+                ApiError::MethodNotAllowed {
+                    allow: "GET,OPTIONS",
+                },
+                405,
+                "METHOD_NOT_ALLOWED",
+            ),
             (
                 ApiError::ConversationNotFound {
                     conversation_id: "x".into(),

@@ -2,6 +2,7 @@
 //! newtypes every request is parsed into, session tokens, the limit policy, the UI message
 //! stream encoder, and the reading of settings. No I/O: every other crate builds on this one.
 
+pub mod api_key;
 pub mod assistant;
 pub mod chat;
 pub mod conversation;
@@ -16,6 +17,8 @@ pub mod session;
 pub mod spelling;
 pub mod timestamp;
 pub mod ui_stream;
+pub mod visitor;
+pub mod widget;
 
 pub use error::ApiError;
 pub use spelling::Spelling;

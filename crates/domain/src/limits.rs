@@ -26,6 +26,9 @@ pub enum OperationClass {
     Completions,
     /// `GET` and `close` of a conversation.
     Reads,
+    /// `POST /v2/identity/init`: it creates visitors without a session, so it is counted
+    /// per source IP and per project.
+    Inits,
 }
 
 /// Limits from configuration; `0` means no limit.
@@ -54,6 +57,10 @@ pub struct Limits {
     pub reads_per_visitor: u64,
     /// Gets and closes per project (`RATE_LIMIT_READS_PER_PROJECT`, 3,000).
     pub reads_per_project: u64,
+    /// Session inits per source IP (`RATE_LIMIT_INITS_PER_IP`, 30).
+    pub inits_per_ip: u64,
+    /// Session inits per project (`RATE_LIMIT_INITS_PER_PROJECT`, 1,200).
+    pub inits_per_project: u64,
 }
 
 impl Default for LimitSettings {
@@ -66,6 +73,8 @@ impl Default for LimitSettings {
                 completions_per_project: 600,
                 reads_per_visitor: 120,
                 reads_per_project: 3_000,
+                inits_per_ip: 30,
+                inits_per_project: 1_200,
             },
             monthly_free: 1_000,
             monthly_pro: 100_000,
@@ -94,6 +103,9 @@ impl LimitSettings {
                     .number("RATE_LIMIT_READS_PER_VISITOR", limits.reads_per_visitor)?,
                 reads_per_project: env
                     .number("RATE_LIMIT_READS_PER_PROJECT", limits.reads_per_project)?,
+                inits_per_ip: env.number("RATE_LIMIT_INITS_PER_IP", limits.inits_per_ip)?,
+                inits_per_project: env
+                    .number("RATE_LIMIT_INITS_PER_PROJECT", limits.inits_per_project)?,
             },
             monthly_free: env.number("QUOTA_FREE_MONTHLY_COMPLETIONS", defaults.monthly_free)?,
             monthly_pro: env.number("QUOTA_PRO_MONTHLY_COMPLETIONS", defaults.monthly_pro)?,
@@ -126,6 +138,8 @@ pub enum CounterScope {
     Project,
     /// The project's completions this month.
     Monthly,
+    /// One source IP's requests in the window.
+    SourceIp,
 }
 
 /// A counter to increment: what it counts, its window, its expiry, and when it resets.
@@ -139,6 +153,8 @@ pub struct Counter {
     pub project: ProjectId,
     /// The visitor counted, for [`CounterScope::Visitor`].
     pub visitor: Option<VisitorId>,
+    /// The address counted, for [`CounterScope::SourceIp`].
+    pub source_ip: Option<String>,
     /// The window: its start (epoch seconds) or the month (`2026-11`).
     pub window: String,
     /// When DynamoDB's TTL may delete it (epoch seconds).
@@ -195,6 +211,10 @@ impl RateStatus {
                     ),
                     CounterScope::Monthly => format!(
                         "Monthly completion quota of {} exhausted for this project's plan",
+                        check.limit
+                    ),
+                    CounterScope::SourceIp => format!(
+                        "Rate limit exceeded: at most {} requests of this kind per address in the window",
                         check.limit
                     ),
                 },
@@ -290,6 +310,7 @@ impl RateLimiter {
                 class,
                 project: caller.project,
                 visitor: Some(caller.visitor),
+                source_ip: None,
                 window: start.to_string(),
                 expires_at,
                 reset_secs,
@@ -299,6 +320,7 @@ impl RateLimiter {
                 class,
                 project: caller.project,
                 visitor: None,
+                source_ip: None,
                 window: start.to_string(),
                 expires_at,
                 reset_secs,
@@ -311,12 +333,45 @@ impl RateLimiter {
                 class,
                 project: caller.project,
                 visitor: None,
+                source_ip: None,
                 window: month,
                 expires_at: now.unix_seconds() + reset_secs as i64 + 40 * 86_400,
                 reset_secs,
             });
         }
         counters
+    }
+
+    /// The counters a session init for `project` from `source_ip` moves at `now` (none
+    /// when disabled).
+    pub fn init_counters(
+        &self,
+        project: ProjectId,
+        source_ip: &str,
+        now: Timestamp,
+    ) -> Vec<Counter> {
+        if !self.settings.enabled {
+            return Vec::new();
+        }
+        let seconds = now.unix_seconds().max(0) as u64;
+        let window = self.settings.window_secs.max(1);
+        let start = seconds - seconds % window;
+        let reset_secs = (start + window - seconds).max(1);
+        let expires_at = (start + 2 * window) as i64;
+        let counter = |scope, source_ip: Option<String>| Counter {
+            scope,
+            class: OperationClass::Inits,
+            project,
+            visitor: None,
+            source_ip,
+            window: start.to_string(),
+            expires_at,
+            reset_secs,
+        };
+        vec![
+            counter(CounterScope::SourceIp, Some(source_ip.to_owned())),
+            counter(CounterScope::Project, None),
+        ]
     }
 
     /// The verdict for `counts` (the counters' values after this request's increment).
@@ -346,6 +401,7 @@ impl RateLimiter {
                     .reads_per_project
                     .unwrap_or(limits.reads_per_project),
             ),
+            OperationClass::Inits => (limits.inits_per_ip, limits.inits_per_project),
         };
         let monthly = overrides.monthly_completions.unwrap_or(match plan {
             Plan::Free => self.settings.monthly_free,
@@ -356,7 +412,7 @@ impl RateLimiter {
             .zip(counts)
             .filter_map(|(counter, count)| {
                 let limit = match counter.scope {
-                    CounterScope::Visitor => visitor,
+                    CounterScope::Visitor | CounterScope::SourceIp => visitor,
                     CounterScope::Project => project,
                     CounterScope::Monthly => monthly,
                 };

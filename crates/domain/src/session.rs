@@ -109,6 +109,46 @@ pub struct Claims {
     /// Issuer, checked when one is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// The site's own id for an identified visitor (tokens a site's backend mints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ext: Option<String>,
+    /// An identified visitor's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// An identified visitor's picture URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+}
+
+impl Claims {
+    /// Claims for `caller`, valid for `ttl_secs` from now, with `iss` when given.
+    pub fn new(caller: Caller, ttl_secs: u64, issuer: Option<String>) -> Self {
+        let now = now_secs();
+        Self {
+            sub: caller.visitor.0,
+            pid: caller.project.0,
+            iat: now,
+            exp: now + ttl_secs,
+            nbf: None,
+            iss: issuer,
+            ext: None,
+            name: None,
+            picture: None,
+        }
+    }
+
+    /// The visitor these claims describe, when a site's backend identified it (`ext`).
+    pub fn identified_visitor(&self) -> Option<crate::visitor::Visitor> {
+        let external_id = self.ext.clone()?;
+        Some(crate::visitor::Visitor {
+            object: "visitor",
+            id: self.sub,
+            kind: crate::visitor::VisitorType::Identified,
+            external_id: Some(external_id),
+            name: self.name.clone(),
+            avatar_url: self.picture.clone(),
+        })
+    }
 }
 
 /// Verifies session tokens; built once per process.
@@ -150,6 +190,15 @@ impl Authenticator {
 
     /// Verifies a raw token.
     pub fn verify(&self, token: &str) -> Result<Caller, ApiError> {
+        let claims = self.verify_claims(token)?;
+        Ok(Caller {
+            project: ProjectId(claims.pid),
+            visitor: VisitorId(claims.sub),
+        })
+    }
+
+    /// Verifies a raw token; its claims.
+    pub fn verify_claims(&self, token: &str) -> Result<Claims, ApiError> {
         let refuse = |reason: String| ApiError::Unauthorized {
             reason,
             token_presented: true,
@@ -173,10 +222,7 @@ impl Authenticator {
         if claims.iat > now_secs() + CLOCK_SKEW_SECS {
             return Err(refuse("issued in the future".to_owned()));
         }
-        Ok(Caller {
-            project: ProjectId(claims.pid),
-            visitor: VisitorId(claims.sub),
-        })
+        Ok(claims)
     }
 }
 
@@ -198,15 +244,7 @@ impl TokenMinter {
 
     /// A token for `caller` valid for `ttl_secs` from now.
     pub fn mint(&self, caller: Caller, ttl_secs: u64) -> String {
-        let now = now_secs();
-        self.mint_claims(&Claims {
-            sub: caller.visitor.0,
-            pid: caller.project.0,
-            iat: now,
-            exp: now + ttl_secs,
-            nbf: None,
-            iss: None,
-        })
+        self.mint_claims(&Claims::new(caller, ttl_secs, None))
     }
 
     /// A token with exactly these claims.
@@ -226,7 +264,8 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+/// The token of an `Authorization: Bearer` header (401 without one).
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let missing = |reason: &str| ApiError::Unauthorized {
         reason: reason.to_owned(),
         token_presented: false,
@@ -331,6 +370,9 @@ mod tests {
             exp,
             nbf,
             iss: None,
+            ext: None,
+            name: None,
+            picture: None,
         };
         assert!(
             auth.verify(&minter.mint_claims(&claims(now - 20, None)))
@@ -363,6 +405,9 @@ mod tests {
             exp: now + 60,
             nbf: None,
             iss: None,
+            ext: None,
+            name: None,
+            picture: None,
         };
         assert_refused(auth.verify(&minter.mint_claims(&claims)), true);
         claims.iss = Some("https://other.example".into());
@@ -393,6 +438,9 @@ mod tests {
             exp: now + 60,
             nbf: None,
             iss: None,
+            ext: None,
+            name: None,
+            picture: None,
         };
         let sign = |header: Header, secret: &str| {
             jsonwebtoken::encode(
@@ -468,6 +516,9 @@ mod tests {
             exp: now - CLOCK_SKEW_SECS - 1,
             nbf: None,
             iss: None,
+            ext: None,
+            name: None,
+            picture: None,
         });
         assert_refused(auth.verify(&lapsed), true);
     }

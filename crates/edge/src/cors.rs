@@ -96,6 +96,10 @@ impl Cors {
             return;
         }
         response_headers.append(VARY, HeaderValue::from_static("Origin"));
+        // A publishable key's own allowed origins decided already (`api_keys`).
+        if response_headers.contains_key(ACCESS_CONTROL_ALLOW_ORIGIN) {
+            return;
+        }
         if let Some(allow) = self.allow_origin(origin) {
             response_headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allow);
             response_headers.insert(

@@ -3,6 +3,7 @@
 //! contract's (`store_errors`), rate-limit counting (`limits`), the settings and secrets,
 //! logging, and the wiring every function's `main` calls (`wiring`).
 
+pub mod api_keys;
 pub mod cors;
 pub mod limits;
 pub mod request;

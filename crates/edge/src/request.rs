@@ -3,6 +3,7 @@
 
 use chat_domain::ApiError;
 use chat_domain::input::{ConversationId, within_body_limit};
+use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
 /// The `{conversationId}` path parameter, which must be a UUID (400 otherwise).
@@ -17,4 +18,29 @@ pub fn conversation_id(req: &Request) -> Result<ConversationId, ApiError> {
 /// The raw body, refused with 422 when over the API's limit.
 pub fn body(req: &Request) -> Result<&[u8], ApiError> {
     within_body_limit(req.body().as_ref())
+}
+
+/// The query parameter `name`, when given.
+pub fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query_string_parameters_ref()?.first(name)
+}
+
+/// The request's `Origin` header, when it is text.
+pub fn origin(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// The address the request came from, as API Gateway saw it (`requestContext.identity
+/// .sourceIp`); `unknown` when the event has none.
+pub fn source_ip(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context
+            .identity
+            .source_ip
+            .clone()
+            .unwrap_or_else(|| "unknown".to_owned()),
+        _ => "unknown".to_owned(),
+    }
 }

@@ -19,6 +19,12 @@ pub struct EdgeSettings {
     pub cors: Cors,
     /// How logs are written.
     pub log: LogSettings,
+    /// How long a session token minted by `identity/init` is valid
+    /// (`SESSION_TOKEN_TTL_SECS`, default a day).
+    pub session_token_ttl_secs: u64,
+    /// How long a process trusts a key it looked up (`API_KEY_CACHE_TTL_MS`, default and
+    /// most 60000: a revocation takes effect within it).
+    pub key_cache_ttl: std::time::Duration,
 }
 
 /// The variable holding the signing keys inline.
@@ -86,6 +92,8 @@ impl EdgeSettings {
             token_issuer: env.get("SESSION_TOKEN_ISSUER"),
             cors,
             log: LogSettings::from_env(env)?,
+            session_token_ttl_secs: env.number("SESSION_TOKEN_TTL_SECS", 24 * 3600)?,
+            key_cache_ttl: env.millis("API_KEY_CACHE_TTL_MS", crate::api_keys::KEY_CACHE_TTL)?,
         })
     }
 }

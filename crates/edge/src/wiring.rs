@@ -9,12 +9,13 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use chat_domain::env::{ConfigError, Env};
 use chat_domain::limits::{LimitSettings, RateLimiter};
-use chat_domain::session::Authenticator;
+use chat_domain::session::{Authenticator, SigningKeys};
 use chat_storage::DynamoStore;
 use chat_storage::client::{dynamo_client_with, sdk_config};
 use chat_storage::settings::StoreSettings;
 use lambda_http::{Request, Response, service_fn};
 
+use crate::api_keys::KeyCache;
 use crate::cors::Cors;
 use crate::settings::EdgeSettings;
 use crate::{secrets, telemetry};
@@ -64,6 +65,12 @@ impl BaseSettings {
 pub struct Edge {
     /// The session-token verifier.
     pub auth: Authenticator,
+    /// The keys tokens are signed with (the identity function mints with them).
+    pub signing_keys: SigningKeys,
+    /// The `iss` minted tokens carry, when the deployment checks one.
+    pub token_issuer: Option<String>,
+    /// Looked-up API keys, for a minute.
+    pub keys: KeyCache,
     /// Rate limits and quotas.
     pub limiter: RateLimiter,
     /// Which browser origins may read responses.
@@ -105,6 +112,9 @@ impl Base {
         let store = DynamoStore::new(client, settings.store.table_name.clone());
         let edge = Arc::new(Edge {
             auth: Authenticator::new(&keys, settings.edge.token_issuer.as_deref()),
+            signing_keys: keys,
+            token_issuer: settings.edge.token_issuer.clone(),
+            keys: KeyCache::new(settings.edge.key_cache_ttl),
             limiter: RateLimiter::new(settings.limits),
             cors: settings.edge.cors.clone(),
         });

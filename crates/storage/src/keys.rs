@@ -70,6 +70,11 @@ pub fn counter_key(counter: &Counter) -> (String, String) {
     let class: &'static str = counter.class.into();
     let pk = match (counter.scope, counter.visitor) {
         (CounterScope::Monthly, _) => format!("{COUNTER_PK_PREFIX}quota#P#{}", counter.project.0),
+        // Per address across projects: one address is one address.
+        (CounterScope::SourceIp, _) => format!(
+            "{COUNTER_PK_PREFIX}{class}#IP#{}",
+            counter.source_ip.as_deref().unwrap_or("unknown")
+        ),
         (CounterScope::Visitor, Some(visitor)) => format!(
             "{COUNTER_PK_PREFIX}{class}#P#{}#V#{}",
             counter.project.0, visitor.0
@@ -79,4 +84,31 @@ pub fn counter_key(counter: &Counter) -> (String, String) {
         }
     };
     (pk, counter.window.clone())
+}
+
+/// The sort key of key, visitor and device items: one item per partition.
+pub const SINGLE_SK_KEY: &str = "K";
+/// The sort key of a visitor item.
+pub const VISITOR_SK: &str = "V";
+/// The sort key of a device item.
+pub const DEVICE_SK: &str = "D";
+
+/// The partition key of an API key: the publishable key itself, or a secret key's digest.
+pub fn api_key_pk(lookup: &str) -> String {
+    format!("K#{lookup}")
+}
+
+/// The index partition key listing a project's keys.
+pub fn project_keys_gsi_pk(project: ProjectId) -> String {
+    format!("P#{}#K", project.0)
+}
+
+/// The partition key of a visitor.
+pub fn visitor_pk(project: ProjectId, visitor: VisitorId) -> String {
+    format!("P#{}#V#{}", project.0, visitor.0)
+}
+
+/// The partition key of an anonymous visitor's device (the widget's `saVid`).
+pub fn device_pk(project: ProjectId, device: &str) -> String {
+    format!("P#{}#D#{device}", project.0)
 }

@@ -6,6 +6,7 @@
 //! are the adapter's operations; `items` turns domain objects into items and back; `keys`
 //! and `table` are the layout; `client` and `aws_https` build the SDK client.
 
+pub mod api_keys;
 pub mod aws_https;
 pub mod client;
 pub mod counters;
@@ -19,6 +20,7 @@ pub mod projects;
 pub mod settings;
 pub mod table;
 pub mod turns;
+pub mod visitors;
 
 pub use dynamo::DynamoStore;
 pub use error::StoreError;

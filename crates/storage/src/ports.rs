@@ -3,12 +3,15 @@
 
 use std::future::Future;
 
+use chat_domain::api_key::{KeyDigest, KeyRecord, PublishableKey};
 use chat_domain::assistant::{Assistant, ProjectSettings};
 use chat_domain::conversation::{Conversation, ConversationStatus};
-use chat_domain::ids::{Caller, ProjectId};
+use chat_domain::ids::{Caller, ProjectId, VisitorId};
 use chat_domain::limits::Counter;
 use chat_domain::message::{Message, MessageStatus};
 use chat_domain::timestamp::Timestamp;
+use chat_domain::visitor::{DeviceId, Visitor};
+use chat_domain::widget::PublicProject;
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -134,4 +137,64 @@ pub trait LimitStore: Send + Sync {
         &self,
         project: ProjectId,
     ) -> impl Future<Output = Result<Option<ProjectSettings>, StoreError>> + Send;
+}
+
+/// A publishable key and its project's public face, read together.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PublishableKeyContext {
+    /// The key, when it exists.
+    pub key: Option<KeyRecord>,
+    /// The project's public settings (its defaults when it has no settings item).
+    pub project: PublicProject,
+}
+
+/// Looking API keys up.
+pub trait KeyStore: Send + Sync {
+    /// A publishable key and its project's public settings, in one round trip.
+    fn publishable_key(
+        &self,
+        key: &PublishableKey,
+    ) -> impl Future<Output = Result<PublishableKeyContext, StoreError>> + Send;
+
+    /// A secret key's record, by its digest, in one read.
+    fn secret_key(
+        &self,
+        digest: &KeyDigest,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, StoreError>> + Send;
+}
+
+/// What creating an anonymous visitor for a device did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceVisitor {
+    /// This call created the visitor.
+    Created(VisitorId),
+    /// The device had one already (an earlier call, or one that raced this one).
+    Existing(VisitorId),
+}
+
+/// Visitors and their devices.
+pub trait VisitorStore: Send + Sync {
+    /// The visitor of a device, when it has one.
+    fn device_visitor(
+        &self,
+        project: ProjectId,
+        device: &DeviceId,
+    ) -> impl Future<Output = Result<Option<VisitorId>, StoreError>> + Send;
+
+    /// Creates `visitor` for a device that has none, race-free: of two calls for a new
+    /// device, one creates and the other gets the created one.
+    fn create_device_visitor(
+        &self,
+        project: ProjectId,
+        device: &DeviceId,
+        visitor: &Visitor,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<DeviceVisitor, StoreError>> + Send;
+
+    /// A stored visitor.
+    fn visitor(
+        &self,
+        project: ProjectId,
+        visitor: VisitorId,
+    ) -> impl Future<Output = Result<Option<Visitor>, StoreError>> + Send;
 }

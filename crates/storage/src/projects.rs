@@ -7,13 +7,14 @@ use chat_domain::Spelling;
 use chat_domain::assistant::{Assistant, Plan, ProjectSettings};
 use chat_domain::ids::ProjectId;
 use chat_domain::limits::LimitOverrides;
+use chat_domain::widget::WidgetConfig;
 use uuid::Uuid;
 
 use crate::dynamo::DynamoStore;
 use crate::error::{StoreError, classify};
 use crate::items::project::{
-    DEFAULT_ASSISTANT, DEFAULT_ASSISTANT_ID, LIMITS, PLAN, assistant_attributes, assistant_item,
-    limits_attribute, project_from_item, project_item,
+    DEFAULT_ASSISTANT, DEFAULT_ASSISTANT_ID, LIMITS, NAME, PLAN, WIDGET, assistant_attributes,
+    assistant_item, limits_attribute, project_from_item, project_item,
 };
 use crate::items::{key, string as s};
 use crate::keys::{PARTITION_KEY, PROJECT_SK, project_pk};
@@ -108,6 +109,54 @@ impl DynamoStore {
             None => update.update_expression("SET #plan = :plan REMOVE #limits"),
         };
         let result = update.send().await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(ProjectWriteError::NoSuchProject(project.0))
+            }
+            Err(error) => Err(classify(error).into()),
+        }
+    }
+
+    /// Sets an existing project's name and widget settings (each left alone when `None`).
+    pub async fn set_public(
+        &self,
+        project: ProjectId,
+        name: Option<&str>,
+        widget: Option<&WidgetConfig>,
+    ) -> Result<(), ProjectWriteError> {
+        let mut set = Vec::new();
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(project_pk(project), PROJECT_SK)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY);
+        if let Some(name) = name {
+            set.push("#name = :name");
+            update = update
+                .expression_attribute_names("#name", NAME)
+                .expression_attribute_values(":name", s(name));
+        }
+        if let Some(widget) = widget {
+            let text = serde_json::to_string(widget).map_err(|e| StoreError::Other(Box::new(e)))?;
+            set.push("#widget = :widget");
+            update = update
+                .expression_attribute_names("#widget", WIDGET)
+                .expression_attribute_values(":widget", s(text));
+        }
+        if set.is_empty() {
+            return Ok(());
+        }
+        let result = update
+            .update_expression(format!("SET {}", set.join(", ")))
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(()),
             Err(error)

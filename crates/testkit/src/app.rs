@@ -15,7 +15,7 @@ use chat_domain::env::Env;
 use chat_domain::ids::{Caller, ProjectId, VisitorId};
 use chat_domain::limits::LimitOverrides;
 use chat_domain::message::{Message, MessageRole, MessageStatus};
-use chat_domain::session::{Claims, SigningKeys, TokenMinter, now_secs};
+use chat_domain::session::{Claims, SigningKeys, TokenMinter};
 use chat_domain::timestamp::Timestamp;
 use chat_local::app::{App, LocalSettings};
 use chat_local::embedded_dynamo::EmbeddedDynamo;
@@ -267,15 +267,7 @@ impl TestApp {
 
     /// Claims for `caller`, valid now.
     pub fn claims(&self, caller: Caller) -> Claims {
-        let now = now_secs();
-        Claims {
-            sub: caller.visitor.0,
-            pid: caller.project.0,
-            iat: now,
-            exp: now + 600,
-            nbf: None,
-            iss: None,
-        }
+        Claims::new(caller, 600, None)
     }
 
     /// Stores an open conversation of `caller` with `messages` alternating user and

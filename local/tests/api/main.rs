@@ -10,6 +10,7 @@ mod cors;
 mod events;
 mod faults;
 mod get;
+mod identity;
 mod limits;
 mod openai;
 mod openapi;

@@ -15,9 +15,11 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::keys::{PARTITION_KEY, SORT_KEY};
 
+pub mod api_key;
 pub mod conversation;
 pub mod message;
 pub mod project;
+pub mod visitor;
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;

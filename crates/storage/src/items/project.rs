@@ -10,6 +10,7 @@ use chat_domain::Spelling;
 use chat_domain::assistant::{Assistant, ProjectSettings};
 use chat_domain::ids::ProjectId;
 use chat_domain::limits::LimitOverrides;
+use chat_domain::widget::{DEFAULT_PROJECT_NAME, PublicProject, WidgetConfig};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -22,6 +23,10 @@ pub const DEFAULT_ASSISTANT_ID: &str = "defaultAssistantId";
 pub const PLAN: &str = "plan";
 /// The project's own rate limits and quota.
 pub const LIMITS: &str = "limits";
+/// The project's name.
+pub const NAME: &str = "name";
+/// The widget's settings, as their JSON text.
+pub const WIDGET: &str = "widget";
 /// The project attribute holding the default assistant's copy.
 pub const DEFAULT_ASSISTANT: &str = "defaultAssistant";
 
@@ -148,6 +153,23 @@ pub fn assistant_from_item(item: &Item) -> Result<Assistant, StoreError> {
             })
             .transpose()?,
         tier: r.spelled("tier")?,
+    })
+}
+
+/// A project's public face from its item: its name and widget settings, with the defaults
+/// for what it never set.
+pub fn public_from_item(project: ProjectId, item: &Item) -> Result<PublicProject, StoreError> {
+    let r = Reader(item);
+    let widget = match r.opt_str(WIDGET)? {
+        None => WidgetConfig::default(),
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| StoreError::Corrupt(format!("widget does not parse: {e}")))?,
+    };
+    Ok(PublicProject {
+        object: "project",
+        id: project.0,
+        name: r.opt_str(NAME)?.unwrap_or(DEFAULT_PROJECT_NAME).to_owned(),
+        chat_widget_config: widget,
     })
 }
 
