@@ -45,11 +45,13 @@ import yaml
 # What the deployment is meant to be. Change these together with template.yaml and the code.
 # --------------------------------------------------------------------------------------------
 
-# Binary -> (HTTP method, path, streams?) as in API.md.
+# Binary -> its routes, each (HTTP method, path, streams?), as in API.md.
 ROUTES = {
-    "get-conversation": ("GET", "/v2/conversations/{conversationId}", False),
-    "close-conversation": ("POST", "/v2/conversations/{conversationId}/close", False),
-    "chat-completion": ("POST", "/v2/chat/completions", True),
+    "get-conversation": [("GET", "/v2/conversations/{conversationId}", False)],
+    "close-conversation": [("POST", "/v2/conversations/{conversationId}/close", False)],
+    "chat-completion": [("POST", "/v2/chat/completions", True)],
+    "chat-projects": [("GET", "/v2/projects/current", False)],
+    "chat-identity": [("POST", "/v2/identity/init", False), ("GET", "/v2/identity/me", False)],
 }
 
 # The DynamoDB actions each function's code uses, no more. TransactWriteItems is no IAM action:
@@ -58,6 +60,8 @@ DYNAMODB_ACTIONS = {
     "get-conversation": {"Query", "GetItem", "UpdateItem"},
     "close-conversation": {"UpdateItem", "GetItem"},
     "chat-completion": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "ConditionCheckItem"},
+    "chat-projects": {"BatchGetItem"},
+    "chat-identity": {"BatchGetItem", "GetItem", "PutItem", "UpdateItem"},
 }
 
 # Other actions a function may hold (the signing-key secret is required for every function).
@@ -65,6 +69,8 @@ OTHER_ACTIONS = {
     "get-conversation": {"secretsmanager:GetSecretValue"},
     "close-conversation": {"secretsmanager:GetSecretValue"},
     "chat-completion": {"secretsmanager:GetSecretValue", "bedrock:InvokeModelWithResponseStream"},
+    "chat-projects": {"secretsmanager:GetSecretValue"},
+    "chat-identity": {"secretsmanager:GetSecretValue"},
 }
 
 # Crates that may be missing on this branch while they are written elsewhere: their function
@@ -416,7 +422,7 @@ def check_functions(r: Report, root: Path, template: dict[str, Any], table: str 
         else:
             r.check(False, f"{label}: CodeUri {code_uri} is a crate", f"{code_uri}/Cargo.toml not found")
         timeout = props.get("Timeout")
-        streams = ROUTES[binary][2]
+        streams = any(route[2] for route in ROUTES[binary])
         r.check(
             isinstance(timeout, int) and (timeout >= 300 if streams else timeout <= BUFFERED_TIMEOUT_MAX_MS // 1000),
             f"{label} timeout {timeout} s " + ("long enough for a stream (>= 300 s)" if streams else "within API Gateway's 29 s"),
@@ -529,14 +535,15 @@ def check_api(r: Report, root: Path, template: dict[str, Any], transformed: dict
     r.check(any(o for o in template.get("Outputs", {}).values() if api_id in json.dumps(o.get("Value"))), "the API's URL is an output")
     resources = template.get("Resources", {})
     for binary, logical_id in deployed.items():
-        method, path, streams = ROUTES[binary]
         events = [e for e in resources[logical_id]["Properties"].get("Events", {}).values() if e.get("Type") == "Api"]
-        r.check(
-            any(e["Properties"].get("Path") == path and e["Properties"].get("Method", "").upper() == method
-                and e["Properties"].get("RestApiId") == {"Ref": api_id} for e in events),
-            f"{logical_id}: event {method} {path} on {api_id}",
-            f"events: {events}",
-        )
+        for method, path, streams in ROUTES[binary]:
+            r.check(
+                any(e["Properties"].get("Path") == path and e["Properties"].get("Method", "").upper() == method
+                    and e["Properties"].get("RestApiId") == {"Ref": api_id} for e in events),
+                f"{logical_id}: event {method} {path} on {api_id}",
+                f"events: {events}",
+            )
+        streams = any(route[2] for route in ROUTES[binary])
         for e in events:
             mode = e["Properties"].get("ResponseTransferMode")
             if streams:
@@ -548,8 +555,9 @@ def check_api(r: Report, root: Path, template: dict[str, Any], transformed: dict
                 r.check(mode is None, f"{logical_id}: event is buffered", f"ResponseTransferMode {mode!r}")
     rest = transformed["Resources"].get(api_id, {})
     paths = rest.get("Properties", {}).get("Body", {}).get("paths", {})
-    for binary, logical_id in deployed.items():
-        method, path, streams = ROUTES[binary]
+    for method, path, streams, logical_id in (
+        (*route, logical_id) for binary, logical_id in deployed.items() for route in ROUTES[binary]
+    ):
         op = paths.get(path, {}).get(method.lower())
         if not r.check(op is not None, f"transformed API has {method} {path}", f"paths: { {p: sorted(v) for p, v in paths.items()} } (MergeDefinitions?)"):
             continue

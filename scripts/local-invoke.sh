@@ -12,7 +12,7 @@
 #   INVOKE_PORT   cargo lambda watch's port (default 9000)
 #
 # The binary comes from the event file's name: get-conversation-*, close-conversation-*,
-# chat-completion-*. Events run get first, then completion, then close, because a close
+# chat-completion-*, chat-projects-*, chat-identity-*. Events run get first, then completion, then close, because a close
 # event closes the demo conversation the others read and write. The buffered functions are
 # invoked with `cargo lambda invoke` and the statusCode of the API Gateway response it
 # prints is compared. The completion function streams (run_with_streaming_response), and for
@@ -108,7 +108,8 @@ demo_visitor="$(sed -nE 's/.*DEMO_VISITOR: Uuid = uuid!\("([^"]+)"\);.*/\1/p' lo
 
 echo "--- building chat-local and the function binaries"
 cargo build --quiet --bin chat-local \
-    --bin get-conversation --bin close-conversation --bin chat-completion
+    --bin get-conversation --bin close-conversation --bin chat-completion \
+    --bin chat-projects --bin chat-identity
 
 echo "--- chat-local serve: embedded DynamoDB on 127.0.0.1:$ENGINE_PORT, demo data"
 # Its own engine, whatever this shell points DynamoDB at; the API itself is not used here.
@@ -165,13 +166,13 @@ status_of_stream() {
 # Order: get, then completion, then close (which closes the demo conversation).
 shopt -s nullglob
 files=()
-for prefix in get-conversation chat-completion close-conversation; do
+for prefix in chat-projects chat-identity get-conversation chat-completion close-conversation; do
     for path in events/"$prefix"*.json; do files+=("${path#events/}"); done
 done
 for path in events/*.json; do
     case "${path#events/}" in
-        get-conversation* | chat-completion* | close-conversation*) ;;
-        *) fail "$path: no function's name starts it (get-conversation, close-conversation, chat-completion)" ;;
+        get-conversation* | chat-completion* | close-conversation* | chat-projects* | chat-identity*) ;;
+        *) fail "$path: no function's name starts it (get-conversation, close-conversation, chat-completion, chat-projects, chat-identity)" ;;
     esac
 done
 
@@ -182,6 +183,8 @@ for file in "${files[@]}"; do
         get-conversation*) binary=get-conversation mode=invoke ;;
         close-conversation*) binary=close-conversation mode=invoke ;;
         chat-completion*) binary=chat-completion mode=stream ;;
+        chat-projects*) binary=chat-projects mode=invoke ;;
+        chat-identity*) binary=chat-identity mode=invoke ;;
     esac
     want="${expected[$file]:-}"
     if [[ -z "$want" ]]; then

@@ -11,9 +11,11 @@ use chat_domain::error::DisplayChain;
 use chat_domain::ids::{Caller, ProjectId, VisitorId};
 use chat_domain::message::{Message, MessageRole, MessageStatus};
 use chat_domain::timestamp::Timestamp;
+use chat_domain::visitor::{DeviceId, Visitor};
 use chat_domain::widget::WidgetConfig;
 use chat_storage::DynamoStore;
 use chat_storage::import::Imported;
+use chat_storage::ports::VisitorStore;
 use chat_storage::projects::ProjectWriteError;
 use uuid::{Uuid, uuid};
 
@@ -59,6 +61,9 @@ pub fn demo_assistants() -> [Assistant; 2] {
 /// the README's commands work as printed.
 pub const DEMO_PUBLISHABLE_KEY: &str =
     "pk_0192f0a000007000800000000000d001_de30de30de30de30de30de30de30de30";
+
+/// The device the demo visitor came from.
+pub const DEMO_DEVICE: &str = "demo-device";
 
 /// The demo project's name.
 pub const DEMO_PROJECT_NAME: &str = "Demo Shop";
@@ -141,6 +146,17 @@ pub async fn seed_demo(store: &DynamoStore) -> Result<(), String> {
     };
     store
         .set_public(caller.project, Some(DEMO_PROJECT_NAME), Some(&widget))
+        .await
+        .map_err(|e| failed(&e))?;
+    // The demo visitor exists as an anonymous visitor of a demo device, so `identity/me`
+    // answers for the printed token.
+    store
+        .create_device_visitor(
+            caller.project,
+            &DeviceId::parse(DEMO_DEVICE).expect("a device id"),
+            &Visitor::anonymous(DEMO_VISITOR),
+            Timestamp::now(),
+        )
         .await
         .map_err(|e| failed(&e))?;
     let key = PublishableKey::parse(DEMO_PUBLISHABLE_KEY).expect("the demo key parses");

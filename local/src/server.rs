@@ -48,6 +48,13 @@ pub enum Operation {
     IdentityMe,
 }
 
+impl Operation {
+    /// Whether a publishable key authorises it (its allowed origins decide CORS).
+    pub fn takes_api_key(self) -> bool {
+        matches!(self, Self::CurrentProject | Self::IdentityInit)
+    }
+}
+
 /// One route: a method and a path template whose `{name}` segments are path parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
@@ -169,6 +176,17 @@ pub async fn route(
         let mut response = Response::new(full(Bytes::new()));
         *response.status_mut() = StatusCode::NO_CONTENT;
         *response.headers_mut() = app.edge.cors.preflight(origin, preflight_methods(&methods));
+        // A publishable key's route lets any page ask, as template.yaml's preflight does:
+        // its answer carries Access-Control-Allow-Origin only where the key allows.
+        let path = req.uri().path();
+        let key_route = ROUTES.iter().any(|route| {
+            route.operation.takes_api_key() && matches(route.template, path).is_some()
+        });
+        if let (true, Some(origin)) = (key_route, origin) {
+            response
+                .headers_mut()
+                .insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        }
         return (response, None);
     }
     let (parts, body) = req.into_parts();

@@ -222,6 +222,10 @@ impl Authenticator {
         if claims.iat > now_secs() + CLOCK_SKEW_SECS {
             return Err(refuse("issued in the future".to_owned()));
         }
+        if claims.sub == VisitorId::PROJECT.0 {
+            // The nil id stands for the project itself, which only a secret key acts as.
+            return Err(refuse("the nil visitor id is reserved".to_owned()));
+        }
         Ok(claims)
     }
 }

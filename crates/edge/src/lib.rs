@@ -4,6 +4,7 @@
 //! logging, and the wiring every function's `main` calls (`wiring`).
 
 pub mod api_keys;
+pub mod auth;
 pub mod cors;
 pub mod limits;
 pub mod request;

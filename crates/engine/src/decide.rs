@@ -6,7 +6,7 @@ use chat_domain::Spelling;
 use chat_domain::assistant::{Assistant, Plan};
 use chat_domain::chat::{ChatMessage, ChatRole};
 use chat_domain::conversation::ConversationStatus;
-use chat_domain::ids::{Caller, new_id};
+use chat_domain::ids::{Access, Caller, new_id};
 use chat_domain::message::{Message, MessageRole, MessageStatus, RawJson};
 use chat_domain::timestamp::Timestamp;
 use chat_edge::store_errors::for_conversation;
@@ -30,8 +30,10 @@ pub fn choose_assistant(
     context: TurnContext,
 ) -> Result<Assistant, ApiError> {
     if let Some(conversation) = context.conversation {
-        if conversation.owner != caller.visitor.0 {
-            return Err(ApiError::Forbidden);
+        match caller.access(conversation.owner) {
+            Access::Allowed => {}
+            Access::NotOwner => return Err(ApiError::Forbidden),
+            Access::Hidden => return Err(for_conversation(StoreError::NotFound, conversation_id)),
         }
         if conversation.status == ConversationStatus::Closed {
             return Err(for_conversation(StoreError::Closed, conversation_id));

@@ -108,9 +108,7 @@ impl ConversationReader for DynamoStore {
                 .ok_or(StoreError::NotFound)?,
             None => return Err(StoreError::NotFound),
         };
-        if conversation_item::owner_of(&found)? != caller.visitor.0 {
-            return Err(StoreError::NotOwner);
-        }
+        conversation_item::check_access(caller, &found)?;
         let mut conversation = conversation_item::from_item(&found)?;
         let mut parsed = messages
             .iter()
@@ -140,21 +138,25 @@ impl ConversationCloser for DynamoStore {
                 conversation_pk(caller.project, id),
                 CONVERSATION_SK,
             )))
-            // One condition covers the three refusals; ALL_OLD tells them apart.
-            .condition_expression(
-                "attribute_exists(#pk) AND #visitor = :visitor AND #status = :open",
-            )
             .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_names("#visitor", VISITOR_ID)
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_names("#closedAt", CLOSED_AT)
             .expression_attribute_names("#updatedAt", UPDATED_AT)
             .expression_attribute_names("#reason", CLOSE_REASON)
-            .expression_attribute_values(":visitor", s(caller.visitor.0.to_string()))
             .expression_attribute_values(":open", s(ConversationStatus::Open.as_str()))
             .expression_attribute_values(":closed", s(ConversationStatus::Closed.as_str()))
             .expression_attribute_values(":now", now)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        // One condition covers the three refusals; ALL_OLD tells them apart.
+        update = match conversation_item::owner_condition(caller) {
+            Some(owner) => update
+                .condition_expression(format!(
+                    "attribute_exists(#pk) AND {owner} AND #status = :open"
+                ))
+                .expression_attribute_names("#visitor", VISITOR_ID)
+                .expression_attribute_values(":visitor", s(caller.visitor.0.to_string())),
+            None => update.condition_expression("attribute_exists(#pk) AND #status = :open"),
+        };
         update = match reason {
             Some(reason) => update
                 .update_expression(
@@ -177,9 +179,7 @@ impl ConversationCloser for DynamoStore {
                 let Some(old) = old else {
                     return Err(StoreError::NotFound);
                 };
-                if conversation_item::owner_of(&old)? != caller.visitor.0 {
-                    return Err(StoreError::NotOwner);
-                }
+                conversation_item::check_access(caller, &old)?;
                 match conversation_item::status_of(&old)? {
                     ConversationStatus::Closed => Ok(CloseOutcome::AlreadyClosed),
                     // The condition failed although the item now matches it: it cannot

@@ -225,22 +225,30 @@ impl DynamoStore {
         );
         // Created here, or the caller's and still open: one condition, race-free; the times
         // only ever move forward.
-        let mut condition =
-            "attribute_not_exists(#pk) OR (#visitor = :visitor AND #status = :open".to_owned();
+        // The project itself (a secret key) may write any conversation of its own.
+        let owner = conversation_item::owner_condition(caller);
+        let owned_and_open = match owner {
+            Some(owner) => format!("{owner} AND #status = :open"),
+            None => "attribute_exists(#pk) AND #status = :open".to_owned(),
+        };
+        let mut condition = format!("attribute_not_exists(#pk) OR ({owned_and_open}");
         let conversation = if moving.is_empty() {
-            let check = ConditionCheck::builder()
+            let mut check = ConditionCheck::builder()
                 .table_name(self.table())
                 .set_key(Some(conversation_key))
-                .condition_expression("#visitor = :visitor AND #status = :open")
-                .expression_attribute_names("#visitor", VISITOR_ID)
+                .condition_expression(&owned_and_open)
                 .expression_attribute_names("#status", STATUS)
-                .expression_attribute_values(":visitor", s(caller.visitor.0.to_string()))
                 .expression_attribute_values(":open", s(ConversationStatus::Open.as_str()))
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .build()
-                .map_err(other)?;
+                );
+            check = match owner {
+                Some(_) => check
+                    .expression_attribute_names("#visitor", VISITOR_ID)
+                    .expression_attribute_values(":visitor", s(caller.visitor.0.to_string())),
+                None => check.expression_attribute_names("#pk", PARTITION_KEY),
+            };
+            let check = check.build().map_err(other)?;
             TransactWriteItem::builder().condition_check(check).build()
         } else {
             let mut moved: Vec<&str> = moving.to_vec();
@@ -264,14 +272,17 @@ impl DynamoStore {
                 .set_expression_attribute_names(Some(names))
                 .set_expression_attribute_values(Some(values))
                 .expression_attribute_names("#pk", PARTITION_KEY)
-                .expression_attribute_names("#visitor", VISITOR_ID)
                 .expression_attribute_names("#status", STATUS)
-                .expression_attribute_values(":visitor", s(caller.visitor.0.to_string()))
                 .expression_attribute_values(":open", s(ConversationStatus::Open.as_str()))
                 .expression_attribute_values(":now", s(now.to_string()))
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 );
+            if owner.is_some() {
+                update = update
+                    .expression_attribute_names("#visitor", VISITOR_ID)
+                    .expression_attribute_values(":visitor", s(caller.visitor.0.to_string()));
+            }
             for (index, time) in moving.iter().enumerate() {
                 update = update.expression_attribute_names(format!("#t{index}"), *time);
             }
@@ -341,12 +352,8 @@ impl DynamoStore {
 /// closed (final), or open and the caller's with a time already past the turn's (try again
 /// moving only the times still behind).
 fn refusal_or_newer(old: &Item, caller: Caller, now: String) -> TurnWriteError {
-    match conversation_item::owner_of(old) {
-        Err(error) => return TurnWriteError::Store(error),
-        Ok(owner) if owner != caller.visitor.0 => {
-            return TurnWriteError::Store(StoreError::NotOwner);
-        }
-        Ok(_) => {}
+    if let Err(error) = conversation_item::check_access(caller, old) {
+        return TurnWriteError::Store(error);
     }
     match conversation_item::status_of(old) {
         Err(error) => TurnWriteError::Store(error),

@@ -11,7 +11,7 @@ use chat_edge::request::{body, conversation_id};
 use chat_edge::respond::{json_response, respond};
 use chat_edge::store_errors::for_conversation;
 use chat_edge::{Base, Edge, Handler};
-use chat_storage::ports::{CloseOutcome, ConversationCloser, LimitStore};
+use chat_storage::ports::{CloseOutcome, ConversationCloser, KeyStore, LimitStore};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
@@ -38,13 +38,13 @@ impl CloseConversation<chat_storage::DynamoStore> {
     }
 }
 
-impl<S: ConversationCloser + LimitStore> Handler for CloseConversation<S> {
+impl<S: ConversationCloser + LimitStore + KeyStore> Handler for CloseConversation<S> {
     type Body = Body;
 
     async fn handle(&self, req: Request) -> Response<Body> {
         let (store, edge) = (&self.store, &self.edge);
         respond(req, &edge.cors, async |req, headers| {
-            let caller = edge.auth.authenticate(req.headers())?;
+            let caller = chat_edge::auth::caller(edge, store, req.headers()).await?;
             let ConversationId(id) = conversation_id(&req)?;
             let request = CloseRequest::parse(body(&req)?)?;
             let reason = request.reason.as_ref().map(|r| r.as_str());

@@ -16,7 +16,7 @@ use chat_engine::settings::TurnSettings;
 use chat_engine::{TurnBody, TurnEngine, TurnRequest};
 use chat_providers::registry::Providers;
 use chat_providers::settings::{OPENAI_KEY_SECRET_VAR, ProviderSettings};
-use chat_storage::ports::{CompletionStore, LimitStore};
+use chat_storage::ports::{CompletionStore, KeyStore, LimitStore};
 use lambda_http::{Request, Response};
 
 use runtime_socket::RuntimeApiSockets;
@@ -68,7 +68,7 @@ impl Completions<chat_storage::DynamoStore> {
 
 impl<S> Handler for Completions<S>
 where
-    S: CompletionStore + LimitStore + Clone + 'static,
+    S: CompletionStore + LimitStore + KeyStore + Clone + 'static,
 {
     type Body = TurnBody;
 
@@ -79,7 +79,8 @@ where
         }
         let engine = &self.engine;
         respond(req, &engine.edge.cors, async |req, headers| {
-            let caller = engine.edge.auth.authenticate(req.headers())?;
+            let caller =
+                chat_edge::auth::caller(&engine.edge, &engine.store, req.headers()).await?;
             let request = CompletionRequest::parse(body(&req)?)?;
             let turn = TurnRequest {
                 conversation_id: request.conversation_id.unwrap_or_else(new_id),

@@ -10,7 +10,7 @@ use chat_edge::request::conversation_id;
 use chat_edge::respond::{json_response, respond};
 use chat_edge::store_errors::for_conversation;
 use chat_edge::{Base, Edge, Handler};
-use chat_storage::ports::{ConversationReader, LimitStore};
+use chat_storage::ports::{ConversationReader, KeyStore, LimitStore};
 use lambda_http::{Body, Request, Response};
 
 /// The get function's state: the store it reads and the edge.
@@ -31,13 +31,13 @@ impl GetConversation<chat_storage::DynamoStore> {
     }
 }
 
-impl<S: ConversationReader + LimitStore> Handler for GetConversation<S> {
+impl<S: ConversationReader + LimitStore + KeyStore> Handler for GetConversation<S> {
     type Body = Body;
 
     async fn handle(&self, req: Request) -> Response<Body> {
         let (store, edge) = (&self.store, &self.edge);
         respond(req, &edge.cors, async |req, headers| {
-            let caller = edge.auth.authenticate(req.headers())?;
+            let caller = chat_edge::auth::caller(edge, store, req.headers()).await?;
             let ConversationId(id) = conversation_id(&req)?;
             // The rate-limit counters move alongside the read: no extra round trip.
             let (conversation, limits) = tokio::join!(

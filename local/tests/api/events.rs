@@ -29,6 +29,13 @@ pub const EXPECTED: &[(&str, u16)] = &[
     ("close-conversation-malformed-body.json", 400),
     ("close-conversation-expired-token.json", 401),
     ("close-conversation-not-found.json", 404),
+    ("chat-projects-current.json", 200),
+    ("chat-projects-current-no-key.json", 400),
+    ("chat-projects-current-unknown-key.json", 401),
+    ("chat-identity-init.json", 201),
+    ("chat-identity-init-device-id-too-long.json", 422),
+    ("chat-identity-me.json", 200),
+    ("chat-identity-me-no-token.json", 401),
 ];
 
 fn events_dir() -> PathBuf {
@@ -61,6 +68,12 @@ async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
         } else if name.starts_with("close-") {
             let (parts, body) = app.app.close.handle(request).await.into_parts();
             (parts.status, parts.headers, body.as_ref().to_vec())
+        } else if name.starts_with("chat-projects-") {
+            let (parts, body) = app.app.projects.handle(request).await.into_parts();
+            (parts.status, parts.headers, body.as_ref().to_vec())
+        } else if name.starts_with("chat-identity-") {
+            let (parts, body) = app.app.identity.handle(request).await.into_parts();
+            (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("chat-completion") {
             let (parts, body) = app.app.completions.handle(request).await.into_parts();
             let body = http_body_util::BodyExt::collect(body)
@@ -77,7 +90,7 @@ async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
             "events/{name}: {}",
             String::from_utf8_lossy(&body)
         );
-        if want != 200 {
+        if want >= 400 {
             let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
             assert!(body["error"]["code"].is_string(), "events/{name}");
         } else if headers["content-type"] == "text/event-stream" {

@@ -430,3 +430,171 @@ async fn me_answers_for_stored_and_identified_visitors_and_refuses_the_rest() {
     assert_eq!(me(&app, &bearer(&key)).await.0, 401);
     assert_eq!(me(&app, "Basic abc").await.0, 401);
 }
+
+#[tokio::test]
+async fn a_widget_on_a_site_the_deployment_does_not_list_is_served_by_its_keys_origins() {
+    // The deployment allows only its own site; the key allows the widget's.
+    let app = TestApp::builder()
+        .env("CORS_ALLOWED_ORIGINS", "https://dashboard.example")
+        .spawn()
+        .await;
+    let widget = "https://widget.example";
+    let (_, key) = project_with_key(&app, &[widget]).await;
+    let preflight = app
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v2/identity/init", app.base),
+        )
+        .header("origin", widget)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], widget);
+    let response = init(&app, &json!({"apiKey": key, "saVid": "w"}), Some(widget)).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["access-control-allow-origin"], widget);
+    let response = current(&app, &format!("?apiKey={key}"), Some(widget)).await;
+    assert_eq!(response.headers()["access-control-allow-origin"], widget);
+    // Another site: refused, and not readable by it.
+    let response = current(
+        &app,
+        &format!("?apiKey={key}"),
+        Some("https://evil.example"),
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_secret_key_has_its_projects_scope_on_the_part_one_routes() {
+    let app = TestApp::builder().instant_answers().spawn().await;
+    let (project, _) = project_with_key(&app, &[]).await;
+    let secret = admin::create_key(&app.store, project, KeyKind::Secret, None, None, vec![])
+        .await
+        .unwrap();
+    let server = bearer(&secret);
+    // A completion made with it is stored in a conversation no visitor owns.
+    let answer = app
+        .http
+        .post(format!("{}/v2/chat/completions", app.base))
+        .header("authorization", &server)
+        .json(&json!({"messages": [user("Summarise our returns policy")]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let (_, answer) = json(answer).await;
+    let own = answer["conversationId"].as_str().unwrap().to_owned();
+    let (status, stored) = json(app.get(&own, Some(&server)).await).await;
+    assert_eq!(
+        (status, stored["messages"].as_array().map(Vec::len)),
+        (200, Some(2))
+    );
+    // For a visitor of the project it does not exist.
+    let visitor = Caller {
+        project,
+        visitor: VisitorId(Uuid::now_v7()),
+    };
+    let (status, body) = json(app.get(&own, Some(&bearer(&app.token(visitor)))).await).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("CONVERSATION_NOT_FOUND"))
+    );
+    let refused = app
+        .http
+        .post(format!("{}/v2/chat/completions", app.base))
+        .header("authorization", bearer(&app.token(visitor)))
+        .json(&json!({"messages": [user("hi")], "conversationId": own}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404);
+    // It reads and closes any visitor's conversation of its project.
+    let theirs = app.create_conversation(visitor, 2).await.to_string();
+    let (status, _) = json(app.get(&theirs, Some(&server)).await).await;
+    assert_eq!(status, 200);
+    let (status, body) = json(app.close(&theirs, Some(&server), None).await).await;
+    assert_eq!((status, body["success"].as_bool()), (200, Some(true)));
+    // Another project's conversation does not exist for it.
+    let stranger = app
+        .create_conversation(chat_testkit::new_caller(), 1)
+        .await
+        .to_string();
+    assert_eq!(app.get(&stranger, Some(&server)).await.status(), 404);
+    // A token naming the nil visitor (the project's own id) is refused.
+    let nil = Caller {
+        project,
+        visitor: VisitorId(Uuid::nil()),
+    };
+    assert_eq!(
+        app.get(&own, Some(&bearer(&app.token(nil)))).await.status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn unknown_malformed_and_revoked_secret_keys_are_401_on_the_part_one_routes() {
+    let app = TestApp::builder()
+        .env("API_KEY_CACHE_TTL_MS", "0")
+        .spawn()
+        .await;
+    let (project, publishable) = project_with_key(&app, &[]).await;
+    let secret = admin::create_key(&app.store, project, KeyKind::Secret, None, None, vec![])
+        .await
+        .unwrap();
+    let id = app
+        .create_conversation(
+            Caller {
+                project,
+                visitor: VisitorId(Uuid::now_v7()),
+            },
+            1,
+        )
+        .await
+        .to_string();
+    assert_eq!(app.get(&id, Some(&bearer(&secret))).await.status(), 200);
+    admin::change_key(
+        &app.store,
+        project,
+        &secret,
+        KeyChange {
+            revoke: true,
+            ..KeyChange::default()
+        },
+    )
+    .await
+    .unwrap();
+    let guess = chat_domain::api_key::SecretKey::generate();
+    for bad in [
+        secret.as_str(),
+        guess.expose(),
+        "sk_short",
+        publishable.as_str(),
+    ] {
+        let response = app.get(&id, Some(&bearer(bad))).await;
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Bearer error=\"invalid_token\"",
+            "{bad}"
+        );
+        let (status, body) = json(response).await;
+        assert_eq!(
+            (status, body),
+            (
+                401,
+                json!({"error": {"message": "Invalid or missing session token", "code": "UNAUTHORIZED"}})
+            ),
+            "{bad}"
+        );
+    }
+}

@@ -91,14 +91,15 @@ fn every_status_the_sample_events_get_is_declared() {
     // test server's own check (helpers::serve_checked) does not see them.
     let declared = chat_testkit::declared_statuses();
     for (file, status) in crate::events::EXPECTED {
-        let operation = if file.starts_with("get-") {
-            GET
-        } else if file.starts_with("close-") {
-            CLOSE
-        } else {
-            COMPLETE
-        };
-        let key = (operation.0.to_owned(), operation.1.to_owned());
+        // The operation is the event's own method and API Gateway resource.
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../events")
+            .join(file);
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let key = (
+            event["httpMethod"].as_str().unwrap().to_owned(),
+            event["resource"].as_str().unwrap().to_owned(),
+        );
         assert!(declared[&key].contains(status), "events/{file}: {status}");
     }
 }

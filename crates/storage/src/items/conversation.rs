@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chat_domain::Spelling;
 use chat_domain::conversation::{Conversation, ConversationStatus};
-use chat_domain::ids::{ProjectId, VisitorId};
+use chat_domain::ids::{Access, Caller, ProjectId, VisitorId};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -118,6 +118,23 @@ pub fn turn_upsert(
         values.insert(value_name, value);
     }
     (format!("SET {}", clauses.join(", ")), names, values)
+}
+
+/// Whether `caller` may use the conversation `item`: `NotOwner` (403) for another visitor's,
+/// `NotFound` (404) for the project's own when a visitor asks.
+pub fn check_access(caller: Caller, item: &Item) -> Result<(), StoreError> {
+    match caller.access(owner_of(item)?) {
+        Access::Allowed => Ok(()),
+        Access::NotOwner => Err(StoreError::NotOwner),
+        Access::Hidden => Err(StoreError::NotFound),
+    }
+}
+
+/// The condition that the conversation is `caller`'s, for a write's condition expression
+/// (with `#visitor` and `:visitor` to be bound): none for the project itself, which may
+/// write any of its conversations.
+pub fn owner_condition(caller: Caller) -> Option<&'static str> {
+    (!caller.is_project_scope()).then_some("#visitor = :visitor")
 }
 
 /// The owner of a conversation item, for telling 403 from the rest.
