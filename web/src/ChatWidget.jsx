@@ -95,6 +95,13 @@ export function ChatWidget({ client, configError }) {
   const started = useRef(false);
 
   const report = useCallback((e) => setError(describe(e)), []);
+  // A send refused because the conversation is closed: show it closed, not just the error.
+  const reportChatError = useCallback((e) => {
+    setError(describe(e));
+    if (e?.code === 'CONFLICT' && e?.details?.conflictingField === 'status') {
+      setActive((a) => ({ ...a, status: 'closed' }));
+    }
+  }, []);
   const clearError = useCallback(() => setError(null), []);
 
   const refreshList = useCallback(async () => {
@@ -317,7 +324,7 @@ export function ChatWidget({ client, configError }) {
             selection={selection}
             onConversationStarted={onConversationStarted}
             onAnswered={refreshList}
-            onError={report}
+            onError={reportChatError}
             onSend={clearError}
             onClearSelection={() => setSelection(null)}
           />
