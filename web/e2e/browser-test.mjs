@@ -331,7 +331,7 @@ async function sendAndWait(text, expectedCount) {
   return { seen, response };
 }
 
-function checkSendRequest(entry, { content, token }) {
+function checkSendRequest(entry, { content, token, textSelection = null }) {
   const body = JSON.parse(entry.postData ?? 'null');
   equal(Object.keys(body ?? {}).sort(), ['content', 'pageContext', 'stream'], 'the keys of the send body');
   equal(body.content, content, 'content');
@@ -341,7 +341,7 @@ function checkSendRequest(entry, { content, token }) {
   check(typeof body.pageContext.title === 'string' && body.pageContext.title.includes('Trail Runner 2'), `pageContext.title: ${body.pageContext.title}`);
   check(body.pageContext.content?.includes('We ship from our warehouse in Rotterdam'), 'pageContext.content has the page text');
   check(!body.pageContext.content.includes('Your conversations'), 'pageContext.content leaves the widget out');
-  equal(body.pageContext.textSelection, null, 'pageContext.textSelection');
+  equal(body.pageContext.textSelection, textSelection, 'pageContext.textSelection');
   equal(entry.requestHeaders.authorization, `Bearer ${token}`, 'the Authorization header');
   equal(entry.requestHeaders['content-type'], 'application/json', 'the Content-Type header');
   check(!('cookie' in entry.requestHeaders), 'no cookie is sent');
@@ -473,9 +473,20 @@ const steps = [
   },
   {
     name: 'second-message',
-    title: 'a second message goes into the same conversation',
+    title: 'a second message, about text selected on the page, goes into the same conversation',
     async run() {
+      // the visitor selects the shipping paragraph: the widget shows it and sends it along
+      const selected = await page.evaluate(() => {
+        const paragraph = document.querySelector('#shipping p');
+        const range = document.createRange();
+        range.selectNodeContents(paragraph);
+        getSelection().removeAllRanges();
+        getSelection().addRange(range);
+        return paragraph.textContent.replace(/\s+/g, ' ').trim();
+      });
+      await page.getByTestId('text-selection').waitFor();
       const { seen } = await sendAndWait(SECOND_MESSAGE, 4);
+      equal(await page.getByTestId('text-selection').count(), 0, 'the selection shown after sending');
       const messages = await pageMessages();
       equal(messages.map((m) => m.role), ['user', 'assistant', 'user', 'assistant'], 'the roles shown');
       equal(messages[2].text, SECOND_MESSAGE, 'the second user message shown');
@@ -484,7 +495,7 @@ const steps = [
       const sends = await calls('POST', /^\/v2\/conversations\/[^/]+\/messages$/);
       equal(sends.length, 1, 'POST …/messages calls');
       equal(sends[0].path, `/v2/conversations/${s.conversationId}/messages`, 'the send path (same conversation)');
-      checkSendRequest(sends[0], { content: SECOND_MESSAGE, token: s.token });
+      checkSendRequest(sends[0], { content: SECOND_MESSAGE, token: s.token, textSelection: selected });
       equal((await demoState()).conversationId, s.conversationId, 'the conversation id');
       return `the answer grew through ${partial.length} partial lengths to ${messages[3].text.length} characters`;
     },
@@ -531,6 +542,7 @@ const steps = [
       check(typeof data[1].feedbackAt === 'string', 'feedbackAt set on the liked answer');
       equal(data[3].feedbackAt, null, 'feedbackAt cleared on the removed one');
       equal([data[0].pageUrl, data[0].pageTitle], [page.url(), await page.title()], 'the stored page context');
+      equal([data[0].textSelection, typeof data[2].textSelection], [null, 'string'], 'the stored text selections');
       s.stored = data;
     },
   },

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import { useChat } from '@ai-sdk/react';
 import { DefaultChatTransport } from 'ai';
 import { canRate, messageText } from './messages.js';
-import { pageContext } from './pageContext.js';
+import { fitBody, pageContext, pageUrl } from './pageContext.js';
 import { Feedback } from './Feedback.jsx';
 
 const MAX_CONTENT = 10000;
@@ -93,7 +93,7 @@ export function ChatPanel({
 }) {
   const conversationRef = useRef(conversationId);
   const latest = useRef({});
-  latest.current = { selection, onConversationStarted, onAnswered, onError };
+  latest.current = { onConversationStarted, onAnswered, onError };
 
   const [transport] = useState(
     () =>
@@ -101,10 +101,11 @@ export function ChatPanel({
         credentials: 'omit',
         // renews the session on 401 and turns error envelopes into errors the page shows
         fetch: client.authedFetch,
-        prepareSendMessagesRequest: async ({ messages }) => {
+        // `body` holds what send() passed along: the selection at the moment of sending
+        prepareSendMessagesRequest: async ({ messages, body }) => {
           const content = messageText(messages[messages.length - 1]);
           if (!conversationRef.current) {
-            const started = await client.startConversation(location.href);
+            const started = await client.startConversation(pageUrl());
             conversationRef.current = started.id;
             latest.current.onConversationStarted(started);
           }
@@ -114,7 +115,7 @@ export function ChatPanel({
               authorization: `Bearer ${await client.getToken()}`,
               'content-type': 'application/json',
             },
-            body: { content, stream: true, pageContext: pageContext(latest.current.selection) },
+            body: fitBody({ content, stream: true, pageContext: pageContext(body?.textSelection ?? null) }),
             credentials: 'omit',
           };
         },
@@ -144,7 +145,7 @@ export function ChatPanel({
     const content = text.trim();
     if (content === '' || busy || closed) return;
     onSend();
-    sendMessage({ text: content });
+    sendMessage({ text: content }, { body: { textSelection: selection } });
     setInput('');
     onClearSelection();
     inputRef.current?.focus();

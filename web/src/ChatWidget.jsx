@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ChatPanel } from './ChatPanel.jsx';
 import { toUIMessage } from './messages.js';
-import { trackHostSelection } from './pageContext.js';
+import { pageUrl, trackHostSelection } from './pageContext.js';
 
 const LIST_LIMIT = 20;
 
@@ -204,7 +204,7 @@ export function ChatWidget({ client, configError }) {
     setStarting(true);
     ++openSeq.current;
     try {
-      const conversation = await client.startConversation(location.href);
+      const conversation = await client.startConversation(pageUrl());
       setActive({
         key: conversation.id,
         conversationId: conversation.id,

@@ -48,9 +48,32 @@ export function trackHostSelection(onChange) {
 export function pageContext(textSelection) {
   const content = pageText(hostContentElement().innerText ?? '');
   return {
-    url: cut(location.href, LIMITS.url),
+    url: pageUrl(),
     title: document.title ? cut(document.title, LIMITS.title) : null,
     content: content === '' ? null : cut(content, LIMITS.content),
     textSelection: textSelection ? cut(textSelection, LIMITS.textSelection) : null,
   };
 }
+
+/**
+ * The API refuses a body over 256 KiB (422) whatever its fields' character limits allow, and
+ * 70,000 characters of page text, selection and message can pass that in UTF-8. Cuts the
+ * page text (the least needed part) until the JSON body fits, with room to spare.
+ */
+const BODY_BUDGET = 240 * 1024;
+export function fitBody(body) {
+  const size = (value) => new TextEncoder().encode(JSON.stringify(value)).length;
+  let fitted = body;
+  while (size(fitted) > BODY_BUDGET && fitted.pageContext?.content) {
+    const chars = Array.from(fitted.pageContext.content);
+    const keep = Math.floor(chars.length * 0.8);
+    fitted = {
+      ...fitted,
+      pageContext: { ...fitted.pageContext, content: keep > 0 ? chars.slice(0, keep).join('') : null },
+    };
+  }
+  return fitted;
+}
+
+/** The page's URL within the API's 2,048 characters (pageContext.url, context.pageUrl). */
+export const pageUrl = () => cut(location.href, LIMITS.url);
