@@ -386,7 +386,13 @@ const steps = [
         throw new Failure(`GET ${configUrl} from the test: ${e.cause?.message ?? e.message}`);
       });
       check(configResponse.ok, `GET ${configUrl} answered ${configResponse.status}`);
-      s.config = await configResponse.json();
+      const configText = await configResponse.text();
+      try {
+        s.config = JSON.parse(configText);
+      } catch {
+        throw new Failure(`${configUrl} is not JSON: ${configText.slice(0, 80)}`);
+      }
+      check(typeof s.config?.apiBase === 'string', `${configUrl} has no apiBase: ${configText.slice(0, 200)}`);
       check(
         new URL(s.config.apiBase).origin === API_ORIGIN,
         `config.json's apiBase (${s.config.apiBase}) is not API_URL (${API}): the test would read another API than the page uses`,

@@ -17,7 +17,9 @@ async function loadConfig() {
   if (!response.ok) {
     throw new Error(`The demo could not load ./config.json (${response.status}); see config.example.json.`);
   }
-  const config = await response.json().catch(() => null);
+  const config = await response.json().catch(() => {
+    throw new Error('The demo could not read ./config.json: it is not JSON (see config.example.json).');
+  });
   const apiBase = config?.apiBase;
   const publishableKey = config?.publishableKey;
   if (typeof apiBase !== 'string' || !/^https?:\/\/[^/]/.test(apiBase)) {
