@@ -12,4 +12,5 @@ pub mod embedded_dynamo;
 pub mod seed;
 pub mod server;
 pub mod settings;
+pub mod site;
 pub mod startup;

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use chat_domain::Spelling;
 use chat_domain::api_key::KeyKind;
@@ -17,6 +18,7 @@ use chat_local::admin;
 use chat_local::app::LocalSettings;
 use chat_local::seed::{DEMO_CONVERSATION, DEMO_PUBLISHABLE_KEY, demo_caller};
 use chat_local::settings::local_settings;
+use chat_local::site::{Site, serve_site};
 use chat_local::startup::{StartOptions, start};
 use chat_storage::DynamoStore;
 use chat_storage::api_keys::KeyChange;
@@ -205,6 +207,15 @@ struct ServeArgs {
     /// such as `cargo lambda watch` (default: a free loopback port).
     #[arg(long)]
     engine_addr: Option<SocketAddr>,
+    /// The demo site's build to serve (default: web/dist of this repository, when built).
+    #[arg(long)]
+    site_dir: Option<PathBuf>,
+    /// Where the demo site listens: another origin than the API, so browsers use CORS.
+    #[arg(long, default_value = "127.0.0.1:3001")]
+    site_addr: SocketAddr,
+    /// Do not serve the demo site.
+    #[arg(long)]
+    no_site: bool,
 }
 
 /// How long the printed demo token is valid.
@@ -252,6 +263,24 @@ async fn run(cli: Cli) -> Result<(), MainError> {
             let listener = tokio::net::TcpListener::bind(args.addr).await?;
             let addr = listener.local_addr()?;
             print_banner(&stack, &banner_settings, addr, options.no_seed).await?;
+            let default_site = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist"));
+            let site_dir = match args.site_dir {
+                Some(dir) => Some(dir),
+                None if !args.no_site && default_site.join("index.html").is_file() => {
+                    Some(default_site)
+                }
+                None => None,
+            };
+            if let (Some(dir), false) = (site_dir, args.no_site) {
+                let site = Site::new(&dir, &format!("http://{addr}"), DEMO_PUBLISHABLE_KEY)?;
+                let site_listener = tokio::net::TcpListener::bind(args.site_addr).await?;
+                println!("demo site: http://{}", site_listener.local_addr()?);
+                tokio::spawn(serve_site(
+                    site_listener,
+                    Arc::new(site),
+                    std::future::pending(),
+                ));
+            }
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
