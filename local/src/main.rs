@@ -264,22 +264,33 @@ async fn run(cli: Cli) -> Result<(), MainError> {
             let addr = listener.local_addr()?;
             print_banner(&stack, &banner_settings, addr, options.no_seed).await?;
             let default_site = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist"));
-            let site_dir = match args.site_dir {
-                Some(dir) => Some(dir),
+            // Asked for: it must come up. Found built: served when its port is free.
+            let (site_dir, required) = match args.site_dir {
+                Some(dir) => (Some(dir), true),
                 None if !args.no_site && default_site.join("index.html").is_file() => {
-                    Some(default_site)
+                    (Some(default_site), false)
                 }
-                None => None,
+                None => (None, false),
             };
             if let (Some(dir), false) = (site_dir, args.no_site) {
                 let site = Site::new(&dir, &format!("http://{addr}"), DEMO_PUBLISHABLE_KEY)?;
-                let site_listener = tokio::net::TcpListener::bind(args.site_addr).await?;
-                println!("demo site: http://{}", site_listener.local_addr()?);
-                tokio::spawn(serve_site(
-                    site_listener,
-                    Arc::new(site),
-                    std::future::pending(),
-                ));
+                match tokio::net::TcpListener::bind(args.site_addr).await {
+                    Ok(site_listener) => {
+                        println!("demo site: http://{}", site_listener.local_addr()?);
+                        tokio::spawn(serve_site(
+                            site_listener,
+                            Arc::new(site),
+                            std::future::pending(),
+                        ));
+                    }
+                    Err(error) if !required => {
+                        println!(
+                            "demo site not served: {} is taken ({error})",
+                            args.site_addr
+                        );
+                    }
+                    Err(error) => return Err(error.into()),
+                }
             }
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
