@@ -294,37 +294,40 @@ impl RateLimiter {
         cache.insert(project, (Instant::now(), overrides));
     }
 
+    /// A window counter of `scope` for `class` at `now`, the window fixed and shared.
+    fn window_counter(
+        &self,
+        scope: CounterScope,
+        class: OperationClass,
+        project: ProjectId,
+        now: Timestamp,
+    ) -> Counter {
+        let seconds = now.unix_seconds().max(0) as u64;
+        let window = self.settings.window_secs.max(1);
+        let start = seconds - seconds % window;
+        Counter {
+            scope,
+            class,
+            project,
+            visitor: None,
+            source_ip: None,
+            window: start.to_string(),
+            expires_at: (start + 2 * window) as i64,
+            reset_secs: (start + window - seconds).max(1),
+        }
+    }
+
     /// The counters a request of `class` moves at `now` (none when disabled).
     pub fn counters(&self, caller: Caller, class: OperationClass, now: Timestamp) -> Vec<Counter> {
         if !self.settings.enabled {
             return Vec::new();
         }
-        let seconds = now.unix_seconds().max(0) as u64;
-        let window = self.settings.window_secs.max(1);
-        let start = seconds - seconds % window;
-        let reset_secs = (start + window - seconds).max(1);
-        let expires_at = (start + 2 * window) as i64;
         let mut counters = vec![
             Counter {
-                scope: CounterScope::Visitor,
-                class,
-                project: caller.project,
                 visitor: Some(caller.visitor),
-                source_ip: None,
-                window: start.to_string(),
-                expires_at,
-                reset_secs,
+                ..self.window_counter(CounterScope::Visitor, class, caller.project, now)
             },
-            Counter {
-                scope: CounterScope::Project,
-                class,
-                project: caller.project,
-                visitor: None,
-                source_ip: None,
-                window: start.to_string(),
-                expires_at,
-                reset_secs,
-            },
+            self.window_counter(CounterScope::Project, class, caller.project, now),
         ];
         if class == OperationClass::Completions {
             let (month, reset_secs) = month_and_reset(now);
@@ -353,24 +356,13 @@ impl RateLimiter {
         if !self.settings.enabled {
             return Vec::new();
         }
-        let seconds = now.unix_seconds().max(0) as u64;
-        let window = self.settings.window_secs.max(1);
-        let start = seconds - seconds % window;
-        let reset_secs = (start + window - seconds).max(1);
-        let expires_at = (start + 2 * window) as i64;
-        let counter = |scope, source_ip: Option<String>| Counter {
-            scope,
-            class: OperationClass::Inits,
-            project,
-            visitor: None,
-            source_ip,
-            window: start.to_string(),
-            expires_at,
-            reset_secs,
-        };
+        let class = OperationClass::Inits;
         vec![
-            counter(CounterScope::SourceIp, Some(source_ip.to_owned())),
-            counter(CounterScope::Project, None),
+            Counter {
+                source_ip: Some(source_ip.to_owned()),
+                ..self.window_counter(CounterScope::SourceIp, class, project, now)
+            },
+            self.window_counter(CounterScope::Project, class, project, now),
         ]
     }
 

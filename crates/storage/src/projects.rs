@@ -2,7 +2,9 @@
 //! assistants, keeping the project's copy of its default assistant equal to the assistant's
 //! own item (`chat-local admin` calls these, against any DynamoDB).
 
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use chat_domain::Spelling;
 use chat_domain::assistant::{Assistant, Plan, ProjectSettings};
 use chat_domain::ids::ProjectId;
@@ -37,6 +39,22 @@ pub enum ProjectWriteError {
     /// DynamoDB failed, or a stored item does not parse.
     #[error("DynamoDB: {0}")]
     Store(#[from] StoreError),
+}
+
+/// An update of a project's item that failed: `NoSuchProject` when its condition (that the
+/// item exists) did.
+fn missing_project(
+    error: aws_sdk_dynamodb::error::SdkError<UpdateItemError, HttpResponse>,
+    project: ProjectId,
+) -> ProjectWriteError {
+    if error
+        .as_service_error()
+        .is_some_and(|e| e.is_conditional_check_failed_exception())
+    {
+        ProjectWriteError::NoSuchProject(project.0)
+    } else {
+        classify(error).into()
+    }
 }
 
 fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> ProjectWriteError {
@@ -109,17 +127,9 @@ impl DynamoStore {
             None => update.update_expression("SET #plan = :plan REMOVE #limits"),
         };
         let result = update.send().await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(ProjectWriteError::NoSuchProject(project.0))
-            }
-            Err(error) => Err(classify(error).into()),
-        }
+        result
+            .map(|_| ())
+            .map_err(|error| missing_project(error, project))
     }
 
     /// Sets an existing project's name and widget settings (each left alone when `None`).
@@ -157,17 +167,9 @@ impl DynamoStore {
             .update_expression(format!("SET {}", set.join(", ")))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(ProjectWriteError::NoSuchProject(project.0))
-            }
-            Err(error) => Err(classify(error).into()),
-        }
+        result
+            .map(|_| ())
+            .map_err(|error| missing_project(error, project))
     }
 
     /// Creates or replaces `assistant` in `project`. With `make_default` it becomes the
