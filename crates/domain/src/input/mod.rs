@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 
 pub mod completion;
+pub mod conversations;
 
 /// The largest request body accepted, checked before parsing.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
