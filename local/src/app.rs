@@ -11,6 +11,7 @@ use chat_engine::settings::TurnSettings;
 use chat_providers::settings::ProviderSettings;
 use chat_storage::DynamoStore;
 use close_conversation::CloseConversation;
+use conversations::Conversations;
 use get_conversation::GetConversation;
 
 /// Every setting any function reads: what the local server runs with.
@@ -47,6 +48,9 @@ pub struct App {
     pub get: GetConversation<DynamoStore>,
     /// `POST /v2/conversations/{conversationId}/close`.
     pub close: CloseConversation<DynamoStore>,
+    /// `GET /v2/conversations`, `POST /v2/conversations`,
+    /// `GET /v2/conversations/{conversationId}/messages`.
+    pub conversations: Conversations<DynamoStore>,
     /// `POST /v2/chat/completions`.
     pub completions: Completions<DynamoStore>,
 }
@@ -68,6 +72,7 @@ impl App {
         Ok(Self {
             get: GetConversation::new(&base),
             close: CloseConversation::new(&base),
+            conversations: Conversations::new(&base),
             completions,
             store: base.store.clone(),
             edge: base.edge.clone(),

@@ -17,6 +17,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use lambda_http::RequestExt;
+use lambda_http::aws_lambda_events::query_map::QueryMap;
 use tokio::net::TcpListener;
 
 use crate::app::App;
@@ -36,6 +37,12 @@ pub enum Operation {
     CloseConversation,
     /// `POST /v2/chat/completions`.
     ChatCompletion,
+    /// `GET /v2/conversations`.
+    ListConversations,
+    /// `POST /v2/conversations`.
+    StartConversation,
+    /// `GET /v2/conversations/{conversationId}/messages`.
+    ListMessages,
 }
 
 /// One route: a method and a path template whose `{name}` segments are path parameters.
@@ -51,7 +58,7 @@ pub struct Route {
 
 /// The API's routes: what [`route`] serves, and what `openapi.yaml` and `template.yaml`
 /// must declare (checked by the tests and `scripts/check-template.sh`).
-pub const ROUTES: [Route; 3] = [
+pub const ROUTES: [Route; 6] = [
     Route {
         method: "GET",
         template: "/v2/conversations/{conversationId}",
@@ -66,6 +73,21 @@ pub const ROUTES: [Route; 3] = [
         method: "POST",
         template: "/v2/chat/completions",
         operation: Operation::ChatCompletion,
+    },
+    Route {
+        method: "GET",
+        template: "/v2/conversations",
+        operation: Operation::ListConversations,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/conversations",
+        operation: Operation::StartConversation,
+    },
+    Route {
+        method: "GET",
+        template: "/v2/conversations/{conversationId}/messages",
+        operation: Operation::ListMessages,
     },
 ];
 
@@ -164,10 +186,22 @@ pub async fn route(app: &App, req: Request<Incoming>) -> (Response<LocalBody>, O
         }
         Resolved::Unknown => return (refuse(app, parts, ApiError::RouteNotFound).await, None),
     };
-    let req = Request::from_parts(parts, body).with_path_parameters(parameters);
+    // API Gateway hands a function the query string parsed; so does this server.
+    let query: QueryMap = parts
+        .uri
+        .query()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_else(|never| match never {});
+    let req = Request::from_parts(parts, body)
+        .with_path_parameters(parameters)
+        .with_query_string_parameters(query);
     let response = match route.operation {
         Operation::GetConversation => app.get.handle(req).await.map(lambda_body),
         Operation::CloseConversation => app.close.handle(req).await.map(lambda_body),
+        Operation::ListConversations | Operation::StartConversation | Operation::ListMessages => {
+            app.conversations.handle(req).await.map(lambda_body)
+        }
         // Streams: each chunk is written to the socket as the generation task sends it.
         Operation::ChatCompletion => app
             .completions
@@ -257,8 +291,12 @@ mod tests {
             panic!("a route");
         };
         assert_eq!(route.operation, Operation::CloseConversation);
+        let Resolved::Route(route, _) = resolve("GET", "/v2/conversations") else {
+            panic!("a route");
+        };
+        assert_eq!(route.operation, Operation::ListConversations);
         assert!(matches!(
-            resolve("GET", "/v2/conversations"),
+            resolve("GET", "/v2/conversation"),
             Resolved::Unknown
         ));
         assert!(matches!(

@@ -4,6 +4,7 @@
 //! logging, and the wiring every function's `main` calls (`wiring`).
 
 pub mod cors;
+pub mod interrupted;
 pub mod limits;
 pub mod request;
 pub mod request_id;

@@ -49,7 +49,10 @@ impl TurnSettings {
             idle_timeout: env.millis("PROVIDER_IDLE_TIMEOUT_MS", Duration::from_secs(60))?,
             keep_alive: env.millis("KEEP_ALIVE_MS", Duration::from_secs(15))?,
             max_output_tokens: env.number("MAX_OUTPUT_TOKENS", 4_096)?,
-            max_generation_time: Duration::from_secs(env.number("MAX_GENERATION_SECS", 240)?),
+            max_generation_time: Duration::from_secs(env.number(
+                "MAX_GENERATION_SECS",
+                chat_domain::interrupted::DEFAULT_MAX_GENERATION_SECS,
+            )?),
         })
     }
 }

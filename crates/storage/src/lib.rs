@@ -8,12 +8,14 @@
 
 pub mod aws_https;
 pub mod client;
+pub mod conversations;
 pub mod counters;
 pub mod dynamo;
 pub mod error;
 pub mod import;
 pub mod items;
 pub mod keys;
+pub mod messages;
 pub mod ports;
 pub mod projects;
 pub mod settings;

@@ -6,6 +6,8 @@ use std::future::Future;
 use chat_domain::assistant::{Assistant, ProjectSettings};
 use chat_domain::conversation::{Conversation, ConversationStatus};
 use chat_domain::ids::{Caller, ProjectId};
+use chat_domain::input::conversations::{ListQuery, MessageQuery};
+use chat_domain::interrupted::InterruptPolicy;
 use chat_domain::limits::Counter;
 use chat_domain::message::{Message, MessageStatus};
 use chat_domain::timestamp::Timestamp;
@@ -46,6 +48,68 @@ pub trait ConversationCloser: Send + Sync {
         reason: Option<&str>,
         now: Timestamp,
     ) -> impl Future<Output = Result<CloseOutcome, StoreError>> + Send;
+}
+
+/// Starts conversations.
+pub trait ConversationStarter: Send + Sync {
+    /// Stores `conversation`, new and empty, for `caller`; an id that exists already is
+    /// refused (`Exists`) with nothing written.
+    fn start_conversation(
+        &self,
+        caller: Caller,
+        conversation: &Conversation,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A page of the conversation list, before it is shown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListedPage {
+    /// Conversations matching the filter, whatever the page.
+    pub total: u64,
+    /// The page, in order, each with its newest message (shown as it is stored).
+    pub data: Vec<(Conversation, Option<Message>)>,
+}
+
+/// Lists a visitor's conversations.
+pub trait ConversationLister: Send + Sync {
+    /// The page `query` names of the caller's conversations.
+    fn list_conversations(
+        &self,
+        caller: Caller,
+        query: &ListQuery,
+    ) -> impl Future<Output = Result<ListedPage, StoreError>> + Send;
+}
+
+/// A page of a conversation's messages.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessagePage {
+    /// The messages, oldest first, interrupted generations shown as `error`.
+    pub messages: Vec<Message>,
+    /// The interrupted generations seen while reading (to repair).
+    pub interrupted: Vec<Uuid>,
+}
+
+/// Lists a conversation's messages and repairs interrupted generations.
+pub trait MessageLister: Send + Sync {
+    /// The page `query` names of the caller's conversation `id`'s messages, oldest first;
+    /// filters apply to messages as shown (an interrupted one is `error`).
+    fn list_messages(
+        &self,
+        caller: Caller,
+        id: Uuid,
+        query: &MessageQuery,
+        policy: InterruptPolicy,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<MessagePage, StoreError>> + Send;
+
+    /// Stores each of `messages` of conversation `id` that is still `streaming` as an
+    /// interrupted `error`; one finished meanwhile is left as it is.
+    fn repair_interrupted(
+        &self,
+        caller: Caller,
+        id: Uuid,
+        messages: &[Uuid],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// What a completion needs to know before it writes, read in one round trip.
