@@ -12,6 +12,7 @@ use chat_providers::settings::ProviderSettings;
 use chat_storage::DynamoStore;
 use close_conversation::CloseConversation;
 use conversations::Conversations;
+use feedback::FeedbackFunction;
 use get_conversation::GetConversation;
 
 /// Every setting any function reads: what the local server runs with.
@@ -51,6 +52,8 @@ pub struct App {
     /// `GET /v2/conversations`, `POST /v2/conversations`,
     /// `GET /v2/conversations/{conversationId}/messages`.
     pub conversations: Conversations<DynamoStore>,
+    /// `POST /v2/messages/{messageId}/feedback`.
+    pub feedback: FeedbackFunction<DynamoStore>,
     /// `POST /v2/chat/completions`.
     pub completions: Completions<DynamoStore>,
 }
@@ -73,6 +76,7 @@ impl App {
             get: GetConversation::new(&base),
             close: CloseConversation::new(&base),
             conversations: Conversations::new(&base),
+            feedback: FeedbackFunction::new(&base),
             completions,
             store: base.store.clone(),
             edge: base.edge.clone(),

@@ -43,6 +43,8 @@ pub enum Operation {
     StartConversation,
     /// `GET /v2/conversations/{conversationId}/messages`.
     ListMessages,
+    /// `POST /v2/messages/{messageId}/feedback`.
+    MessageFeedback,
 }
 
 /// One route: a method and a path template whose `{name}` segments are path parameters.
@@ -58,7 +60,7 @@ pub struct Route {
 
 /// The API's routes: what [`route`] serves, and what `openapi.yaml` and `template.yaml`
 /// must declare (checked by the tests and `scripts/check-template.sh`).
-pub const ROUTES: [Route; 6] = [
+pub const ROUTES: [Route; 7] = [
     Route {
         method: "GET",
         template: "/v2/conversations/{conversationId}",
@@ -88,6 +90,11 @@ pub const ROUTES: [Route; 6] = [
         method: "GET",
         template: "/v2/conversations/{conversationId}/messages",
         operation: Operation::ListMessages,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/messages/{messageId}/feedback",
+        operation: Operation::MessageFeedback,
     },
 ];
 
@@ -202,6 +209,7 @@ pub async fn route(app: &App, req: Request<Incoming>) -> (Response<LocalBody>, O
         Operation::ListConversations | Operation::StartConversation | Operation::ListMessages => {
             app.conversations.handle(req).await.map(lambda_body)
         }
+        Operation::MessageFeedback => app.feedback.handle(req).await.map(lambda_body),
         // Streams: each chunk is written to the socket as the generation task sends it.
         Operation::ChatCompletion => app
             .completions
@@ -316,7 +324,10 @@ mod tests {
     #[test]
     fn every_route_resolves_to_itself() {
         for route in &ROUTES {
-            let path = route.template.replace("{conversationId}", "x");
+            let path = route
+                .template
+                .replace("{conversationId}", "x")
+                .replace("{messageId}", "x");
             let Resolved::Route(found, _) = resolve(route.method, &path) else {
                 panic!("{} {}", route.method, route.template);
             };

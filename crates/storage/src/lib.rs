@@ -12,6 +12,7 @@ pub mod conversations;
 pub mod counters;
 pub mod dynamo;
 pub mod error;
+pub mod feedback;
 pub mod import;
 pub mod items;
 pub mod keys;

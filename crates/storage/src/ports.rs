@@ -9,7 +9,7 @@ use chat_domain::ids::{Caller, ProjectId};
 use chat_domain::input::conversations::{ListQuery, MessageQuery};
 use chat_domain::interrupted::InterruptPolicy;
 use chat_domain::limits::Counter;
-use chat_domain::message::{Message, MessageStatus};
+use chat_domain::message::{Feedback, Message, MessageStatus};
 use chat_domain::timestamp::Timestamp;
 use uuid::Uuid;
 
@@ -109,6 +109,28 @@ pub trait MessageLister: Send + Sync {
         caller: Caller,
         id: Uuid,
         messages: &[Uuid],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Where a message is and who may rate it, read in one round trip.
+pub trait FeedbackStore: Send + Sync {
+    /// The pointer of the caller's project's message `id` (`NotFound` without one).
+    fn message_pointer(
+        &self,
+        caller: Caller,
+        id: Uuid,
+    ) -> impl Future<Output = Result<crate::items::message_pointer::MessagePointer, StoreError>> + Send;
+
+    /// Sets (or, with `None`, removes) the feedback of message `id` in conversation
+    /// `conversation_id`; the same feedback again changes nothing. The conversation item is
+    /// not written: its `updatedAt` stays.
+    fn set_feedback(
+        &self,
+        caller: Caller,
+        conversation_id: Uuid,
+        id: Uuid,
+        feedback: Option<Feedback>,
+        now: Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 

@@ -1,5 +1,5 @@
 //! The DynamoDB adapter of [`CompletionStore`]: one BatchGetItem before the model, one
-//! TransactWriteItems for the turn, one UpdateItem to finish the assistant message.
+//! TransactWriteItems for the turn (the conversation, both messages and their pointers), one UpdateItem to finish the assistant message.
 
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use crate::items::conversation::{
     self as conversation_item, LAST_INTERACTION_AT, MOVING, STATUS, UPDATED_AT, VISITOR_ID,
 };
 use crate::items::message::{self as message_item, ERROR, METADATA, PARTS};
+use crate::items::message_pointer;
 use crate::items::{Item, key, key_of, project, string as s};
 use crate::keys::{
     ASSISTANT_SK_PREFIX, CONVERSATION_SK, PARTITION_KEY, PROJECT_SK, VISITOR_INDEX_SK,
@@ -289,10 +290,28 @@ impl DynamoStore {
                 .map_err(other)?;
             Ok(TransactWriteItem::builder().put(put).build())
         };
+        let pointer = |message: &Message| -> Result<TransactWriteItem, TurnWriteError> {
+            let put = Put::builder()
+                .table_name(self.table())
+                .set_item(Some(message_pointer::attributes(
+                    caller.project,
+                    caller.visitor.0,
+                    message,
+                )))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .build()
+                .map_err(other)?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        // The messages first (their indexes tell a retried turn apart), then the pointers
+        // that let feedback find them by id.
         let writes = vec![
             conversation,
             put(&turn.user_message)?,
             put(&turn.assistant_message)?,
+            pointer(&turn.user_message)?,
+            pointer(&turn.assistant_message)?,
         ];
         let result = self
             .client()

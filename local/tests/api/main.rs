@@ -10,6 +10,7 @@ mod conversations;
 mod cors;
 mod events;
 mod faults;
+mod feedback;
 mod get;
 mod limits;
 mod messages;

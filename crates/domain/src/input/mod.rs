@@ -8,6 +8,7 @@ use crate::error::ApiError;
 
 pub mod completion;
 pub mod conversations;
+pub mod feedback;
 
 /// The largest request body accepted, checked before parsing.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;

@@ -17,6 +17,7 @@ use crate::keys::{PARTITION_KEY, SORT_KEY};
 
 pub mod conversation;
 pub mod message;
+pub mod message_pointer;
 pub mod project;
 
 /// A DynamoDB item.
