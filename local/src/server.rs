@@ -45,6 +45,8 @@ pub enum Operation {
     ListMessages,
     /// `POST /v2/messages/{messageId}/feedback`.
     MessageFeedback,
+    /// `POST /v2/conversations/{conversationId}/messages`.
+    SendMessage,
 }
 
 /// One route: a method and a path template whose `{name}` segments are path parameters.
@@ -60,7 +62,7 @@ pub struct Route {
 
 /// The API's routes: what [`route`] serves, and what `openapi.yaml` and `template.yaml`
 /// must declare (checked by the tests and `scripts/check-template.sh`).
-pub const ROUTES: [Route; 7] = [
+pub const ROUTES: [Route; 8] = [
     Route {
         method: "GET",
         template: "/v2/conversations/{conversationId}",
@@ -95,6 +97,11 @@ pub const ROUTES: [Route; 7] = [
         method: "POST",
         template: "/v2/messages/{messageId}/feedback",
         operation: Operation::MessageFeedback,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/conversations/{conversationId}/messages",
+        operation: Operation::SendMessage,
     },
 ];
 
@@ -211,7 +218,7 @@ pub async fn route(app: &App, req: Request<Incoming>) -> (Response<LocalBody>, O
         }
         Operation::MessageFeedback => app.feedback.handle(req).await.map(lambda_body),
         // Streams: each chunk is written to the socket as the generation task sends it.
-        Operation::ChatCompletion => app
+        Operation::ChatCompletion | Operation::SendMessage => app
             .completions
             .handle(req)
             .await

@@ -17,6 +17,7 @@ pub mod secret;
 pub mod session;
 pub mod spelling;
 pub mod timestamp;
+pub mod title;
 pub mod ui_stream;
 
 pub use error::ApiError;

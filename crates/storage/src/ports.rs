@@ -152,17 +152,24 @@ pub struct ConversationState {
     pub owner: Uuid,
     /// Open or closed.
     pub status: ConversationStatus,
+    /// Whether a human agent handles it (then the assistant does not answer).
+    pub is_human_handled: bool,
 }
 
 /// A turn to store: the visitor's message (complete) and the assistant's (streaming).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewTurn {
-    /// The conversation, created when it does not exist yet.
+    /// The conversation.
     pub conversation_id: Uuid,
+    /// Whether the turn creates the conversation when it does not exist (the completion
+    /// route); otherwise a missing conversation is `NotFound` with nothing written.
+    pub create: bool,
+    /// The title the conversation gets if it has none yet.
+    pub title: Option<String>,
     /// The last user message of the request.
     pub user_message: Message,
-    /// The assistant's message, `streaming` and empty.
-    pub assistant_message: Message,
+    /// The assistant's message, `streaming` and empty; none while a human agent answers.
+    pub assistant_message: Option<Message>,
 }
 
 /// How an assistant message ended.
@@ -196,6 +203,17 @@ pub trait CompletionStore: Send + Sync {
         caller: Caller,
         turn: &NewTurn,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The newest `limit` messages of the caller's conversation `conversation_id`, oldest
+    /// first: the history a model's context is built from (one Query of at most `limit`
+    /// items, whatever the conversation's length). Empty when there is no such
+    /// conversation; ownership is the turn context's to check.
+    fn history(
+        &self,
+        caller: Caller,
+        conversation_id: Uuid,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Message>, StoreError>> + Send;
 
     /// Ends the assistant message of a turn.
     fn finish_message(

@@ -24,8 +24,8 @@ use crate::items::message::{self as message_item, ERROR, METADATA, PARTS};
 use crate::items::message_pointer;
 use crate::items::{Item, key, key_of, project, string as s};
 use crate::keys::{
-    ASSISTANT_SK_PREFIX, CONVERSATION_SK, PARTITION_KEY, PROJECT_SK, VISITOR_INDEX_SK,
-    assistant_sk, conversation_pk, message_sk, project_pk,
+    ASSISTANT_SK_PREFIX, CONVERSATION_SK, MESSAGE_SK_PREFIX, PARTITION_KEY, PROJECT_SK, SORT_KEY,
+    VISITOR_INDEX_SK, assistant_sk, conversation_pk, message_sk, project_pk,
 };
 use crate::ports::{CompletionStore, ConversationState, MessageOutcome, NewTurn, TurnContext};
 
@@ -102,6 +102,7 @@ impl CompletionStore for DynamoStore {
                     context.conversation = Some(ConversationState {
                         owner: conversation_item::owner_of(item)?,
                         status: conversation_item::status_of(item)?,
+                        is_human_handled: conversation_item::human_handled_of(item)?,
                     })
                 }
                 sk if sk.starts_with(ASSISTANT_SK_PREFIX) => {
@@ -141,6 +142,42 @@ impl CompletionStore for DynamoStore {
                 Ok(()) => return Ok(()),
             }
         }
+    }
+
+    async fn history(
+        &self,
+        caller: Caller,
+        conversation_id: Uuid,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let page = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :m)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":pk", s(conversation_pk(caller.project, conversation_id)))
+            .expression_attribute_values(":m", s(MESSAGE_SK_PREFIX))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(classify)?;
+        // One page: `limit` messages of at most a few tens of KB each stay far below 1 MB
+        // for the budgets the engine allows; a page cut short only shortens the history.
+        let mut messages = page
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| message_item::from_item(conversation_id, item))
+            .collect::<Result<Vec<_>, _>>()?;
+        messages.reverse();
+        Ok(messages)
     }
 
     async fn finish_message(
@@ -216,7 +253,7 @@ impl DynamoStore {
         turn: &NewTurn,
         moving: &[&'static str],
     ) -> Result<(), TurnWriteError> {
-        let now = turn.assistant_message.created_at;
+        let now = turn.user_message.created_at;
         let other = |e: aws_sdk_dynamodb::error::BuildError| {
             TurnWriteError::Store(StoreError::Other(Box::new(e)))
         };
@@ -226,8 +263,11 @@ impl DynamoStore {
         );
         // Created here, or the caller's and still open: one condition, race-free; the times
         // only ever move forward.
-        let mut condition =
-            "attribute_not_exists(#pk) OR (#visitor = :visitor AND #status = :open".to_owned();
+        let mut condition = if turn.create {
+            "attribute_not_exists(#pk) OR (#visitor = :visitor AND #status = :open".to_owned()
+        } else {
+            "attribute_exists(#pk) AND (#visitor = :visitor AND #status = :open".to_owned()
+        };
         let conversation = if moving.is_empty() {
             let check = ConditionCheck::builder()
                 .table_name(self.table())
@@ -248,7 +288,10 @@ impl DynamoStore {
             if moving.contains(&LAST_INTERACTION_AT) {
                 moved.push(VISITOR_INDEX_SK);
             }
-            let fresh = Conversation::new(turn.conversation_id, caller.visitor, now);
+            let mut fresh = Conversation::new(turn.conversation_id, caller.visitor, now);
+            // Set once, like every attribute that does not move: a titled conversation
+            // keeps its title.
+            fresh.title = turn.title.clone();
             let (expression, names, values) =
                 conversation_item::turn_upsert(caller.project, &fresh, &moved);
             for index in 0..moving.len() {
@@ -306,13 +349,14 @@ impl DynamoStore {
         };
         // The messages first (their indexes tell a retried turn apart), then the pointers
         // that let feedback find them by id.
-        let writes = vec![
-            conversation,
-            put(&turn.user_message)?,
-            put(&turn.assistant_message)?,
-            pointer(&turn.user_message)?,
-            pointer(&turn.assistant_message)?,
-        ];
+        let mut writes = vec![conversation, put(&turn.user_message)?];
+        if let Some(answer) = &turn.assistant_message {
+            writes.push(put(answer)?);
+        }
+        writes.push(pointer(&turn.user_message)?);
+        if let Some(answer) = &turn.assistant_message {
+            writes.push(pointer(answer)?);
+        }
         let result = self
             .client()
             .transact_write_items()
@@ -337,8 +381,10 @@ impl DynamoStore {
                 {
                     return Err(TurnWriteError::Conflict);
                 }
-                if code(1) == Some("ConditionalCheckFailed")
-                    || code(2) == Some("ConditionalCheckFailed")
+                if reasons
+                    .iter()
+                    .skip(1)
+                    .any(|r| r.code.as_deref() == Some("ConditionalCheckFailed"))
                 {
                     // The messages exist: an earlier attempt of this very turn was applied.
                     return Ok(());
@@ -360,6 +406,10 @@ impl DynamoStore {
 /// closed (final), or open and the caller's with a time already past the turn's (try again
 /// moving only the times still behind).
 fn refusal_or_newer(old: &Item, caller: Caller, now: String) -> TurnWriteError {
+    if old.is_empty() {
+        // Only a turn that may not create the conversation fails on a missing one.
+        return TurnWriteError::Store(StoreError::NotFound);
+    }
     match conversation_item::owner_of(old) {
         Err(error) => return TurnWriteError::Store(error),
         Ok(owner) if owner != caller.visitor.0 => {

@@ -17,3 +17,4 @@ mod messages;
 mod openai;
 mod openapi;
 mod security;
+mod send;

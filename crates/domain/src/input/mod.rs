@@ -9,6 +9,7 @@ use crate::error::ApiError;
 pub mod completion;
 pub mod conversations;
 pub mod feedback;
+pub mod send;
 
 /// The largest request body accepted, checked before parsing.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
