@@ -162,16 +162,17 @@ status_of_stream() {
         -X POST --data-binary "@$2" "$invocations/$1/invocations" || echo "curl-failed"
 }
 
-# Order: get, then completion, then close (which closes the demo conversation).
+# Order: get, completion, conversations, feedback, then close (which closes the demo
+# conversation).
 shopt -s nullglob
 files=()
-for prefix in get-conversation chat-completion close-conversation; do
+for prefix in get-conversation chat-completion conversations feedback close-conversation; do
     for path in events/"$prefix"*.json; do files+=("${path#events/}"); done
 done
 for path in events/*.json; do
     case "${path#events/}" in
-        get-conversation* | chat-completion* | close-conversation*) ;;
-        *) fail "$path: no function's name starts it (get-conversation, close-conversation, chat-completion)" ;;
+        get-conversation* | chat-completion* | close-conversation* | conversations* | feedback*) ;;
+        *) fail "$path: no function's name starts it (get-conversation, close-conversation, chat-completion, conversations, feedback)" ;;
     esac
 done
 
@@ -182,6 +183,8 @@ for file in "${files[@]}"; do
         get-conversation*) binary=get-conversation mode=invoke ;;
         close-conversation*) binary=close-conversation mode=invoke ;;
         chat-completion*) binary=chat-completion mode=stream ;;
+        conversations*) binary=conversations mode=invoke ;;
+        feedback*) binary=feedback mode=invoke ;;
     esac
     want="${expected[$file]:-}"
     if [[ -z "$want" ]]; then
