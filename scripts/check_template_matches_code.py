@@ -45,11 +45,21 @@ import yaml
 # What the deployment is meant to be. Change these together with template.yaml and the code.
 # --------------------------------------------------------------------------------------------
 
-# Binary -> (HTTP method, path, streams?) as in API.md.
+# Binary -> its routes, each (HTTP method, path, streams?), as in API.md and DESIGN.md
+# ("Functions, one per resource").
 ROUTES = {
-    "get-conversation": ("GET", "/v2/conversations/{conversationId}", False),
-    "close-conversation": ("POST", "/v2/conversations/{conversationId}/close", False),
-    "chat-completion": ("POST", "/v2/chat/completions", True),
+    "get-conversation": [("GET", "/v2/conversations/{conversationId}", False)],
+    "close-conversation": [("POST", "/v2/conversations/{conversationId}/close", False)],
+    "chat-completion": [
+        ("POST", "/v2/chat/completions", True),
+        ("POST", "/v2/conversations/{conversationId}/messages", True),
+    ],
+    "conversations": [
+        ("GET", "/v2/conversations", False),
+        ("POST", "/v2/conversations", False),
+        ("GET", "/v2/conversations/{conversationId}/messages", False),
+    ],
+    "feedback": [("POST", "/v2/messages/{messageId}/feedback", False)],
 }
 
 # The DynamoDB actions each function's code uses, no more. TransactWriteItems is no IAM action:
@@ -58,6 +68,8 @@ DYNAMODB_ACTIONS = {
     "get-conversation": {"Query", "GetItem", "UpdateItem"},
     "close-conversation": {"UpdateItem", "GetItem"},
     "chat-completion": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "ConditionCheckItem"},
+    "conversations": {"Query", "GetItem", "PutItem", "UpdateItem"},
+    "feedback": {"GetItem", "UpdateItem"},
 }
 
 # Other actions a function may hold (the signing-key secret is required for every function).
@@ -65,6 +77,8 @@ OTHER_ACTIONS = {
     "get-conversation": {"secretsmanager:GetSecretValue"},
     "close-conversation": {"secretsmanager:GetSecretValue"},
     "chat-completion": {"secretsmanager:GetSecretValue", "bedrock:InvokeModelWithResponseStream"},
+    "conversations": {"secretsmanager:GetSecretValue"},
+    "feedback": {"secretsmanager:GetSecretValue"},
 }
 
 # Crates that may be missing on this branch while they are written elsewhere: their function
@@ -416,7 +430,7 @@ def check_functions(r: Report, root: Path, template: dict[str, Any], table: str 
         else:
             r.check(False, f"{label}: CodeUri {code_uri} is a crate", f"{code_uri}/Cargo.toml not found")
         timeout = props.get("Timeout")
-        streams = ROUTES[binary][2]
+        streams = any(route[2] for route in ROUTES[binary])
         r.check(
             isinstance(timeout, int) and (timeout >= 300 if streams else timeout <= BUFFERED_TIMEOUT_MAX_MS // 1000),
             f"{label} timeout {timeout} s " + ("long enough for a stream (>= 300 s)" if streams else "within API Gateway's 29 s"),
@@ -529,58 +543,72 @@ def check_api(r: Report, root: Path, template: dict[str, Any], transformed: dict
     r.check(any(o for o in template.get("Outputs", {}).values() if api_id in json.dumps(o.get("Value"))), "the API's URL is an output")
     resources = template.get("Resources", {})
     for binary, logical_id in deployed.items():
-        method, path, streams = ROUTES[binary]
         events = [e for e in resources[logical_id]["Properties"].get("Events", {}).values() if e.get("Type") == "Api"]
+        for method, path, streams in ROUTES[binary]:
+            matching = [
+                e for e in events
+                if e["Properties"].get("Path") == path and e["Properties"].get("Method", "").upper() == method
+                and e["Properties"].get("RestApiId") == {"Ref": api_id}
+            ]
+            r.check(bool(matching), f"{logical_id}: event {method} {path} on {api_id}", f"events: {events}")
+            for e in matching:
+                mode = e["Properties"].get("ResponseTransferMode")
+                if streams:
+                    r.equal(
+                        f"{logical_id}: {method} {path} ResponseTransferMode (SAM's spelling; STREAM is silently ignored)",
+                        mode, "RESPONSE_STREAM", "the design",
+                    )
+                else:
+                    r.check(mode is None, f"{logical_id}: {method} {path} is buffered", f"ResponseTransferMode {mode!r}")
         r.check(
-            any(e["Properties"].get("Path") == path and e["Properties"].get("Method", "").upper() == method
-                and e["Properties"].get("RestApiId") == {"Ref": api_id} for e in events),
-            f"{logical_id}: event {method} {path} on {api_id}",
-            f"events: {events}",
+            len(events) == len(ROUTES[binary]),
+            f"{logical_id}: exactly its {len(ROUTES[binary])} route(s)",
+            f"events: {[(e['Properties'].get('Method'), e['Properties'].get('Path')) for e in events]}",
         )
-        for e in events:
-            mode = e["Properties"].get("ResponseTransferMode")
-            if streams:
-                r.equal(
-                    f"{logical_id}: event ResponseTransferMode (SAM's spelling; STREAM is silently ignored)",
-                    mode, "RESPONSE_STREAM", "the design",
-                )
-            else:
-                r.check(mode is None, f"{logical_id}: event is buffered", f"ResponseTransferMode {mode!r}")
     rest = transformed["Resources"].get(api_id, {})
     paths = rest.get("Properties", {}).get("Body", {}).get("paths", {})
+    # The methods each path takes, as its preflight names them (GET before POST).
+    path_methods: dict[str, list[str]] = {}
+    for routes in ROUTES.values():
+        for method, path, _ in routes:
+            path_methods.setdefault(path, []).append(method)
+    checked_preflights: set[str] = set()
     for binary, logical_id in deployed.items():
-        method, path, streams = ROUTES[binary]
-        op = paths.get(path, {}).get(method.lower())
-        if not r.check(op is not None, f"transformed API has {method} {path}", f"paths: { {p: sorted(v) for p, v in paths.items()} } (MergeDefinitions?)"):
-            continue
-        integration = op.get("x-amazon-apigateway-integration", {})
-        uri = json.dumps(integration.get("uri"))
-        r.equal(f"{method} {path} integration type", integration.get("type"), "aws_proxy", "Lambda proxy")
-        r.check(f"${{{logical_id}.Arn}}" in uri, f"{method} {path} invokes {logical_id}", f"uri {uri}")
-        timeout = integration.get("timeoutInMillis")
-        if streams:
-            r.equal(f"{method} {path} responseTransferMode", integration.get("responseTransferMode"), "STREAM", "the design")
-            r.check("/response-streaming-invocations" in uri, f"{method} {path} uses InvokeWithResponseStream", f"uri {uri}")
-            r.check(
-                isinstance(timeout, int) and BUFFERED_TIMEOUT_MAX_MS < timeout <= STREAM_TIMEOUT_MAX_MS,
-                f"{method} {path} integration timeout {timeout} ms is long (29 s < t <= 15 min)",
+        for method, path, streams in ROUTES[binary]:
+            op = paths.get(path, {}).get(method.lower())
+            if not r.check(op is not None, f"transformed API has {method} {path}", f"paths: { {p: sorted(v) for p, v in paths.items()} } (MergeDefinitions?)"):
+                continue
+            integration = op.get("x-amazon-apigateway-integration", {})
+            uri = json.dumps(integration.get("uri"))
+            r.equal(f"{method} {path} integration type", integration.get("type"), "aws_proxy", "Lambda proxy")
+            r.check(f"${{{logical_id}.Arn}}" in uri, f"{method} {path} invokes {logical_id}", f"uri {uri}")
+            timeout = integration.get("timeoutInMillis")
+            if streams:
+                r.equal(f"{method} {path} responseTransferMode", integration.get("responseTransferMode"), "STREAM", "the design")
+                r.check("/response-streaming-invocations" in uri, f"{method} {path} uses InvokeWithResponseStream", f"uri {uri}")
+                r.check(
+                    isinstance(timeout, int) and BUFFERED_TIMEOUT_MAX_MS < timeout <= STREAM_TIMEOUT_MAX_MS,
+                    f"{method} {path} integration timeout {timeout} ms is long (29 s < t <= 15 min)",
+                )
+            else:
+                r.check("responseTransferMode" not in integration, f"{method} {path} is buffered")
+            if path in checked_preflights:
+                continue
+            checked_preflights.add(path)
+            if not r.check("options" in paths.get(path, {}), f"{path} answers the CORS preflight (OPTIONS)"):
+                continue
+            # The local server answers preflights itself (crates/edge/src/cors.rs): the same values.
+            preflight = (
+                paths[path]["options"].get("x-amazon-apigateway-integration", {})
+                .get("responses", {}).get("default", {}).get("responseParameters", {})
             )
-        else:
-            r.check("responseTransferMode" not in integration, f"{method} {path} is buffered")
-        if not r.check("options" in paths.get(path, {}), f"{path} answers the CORS preflight (OPTIONS)"):
-            continue
-        # The local server answers preflights itself (crates/edge/src/cors.rs): the same values.
-        preflight = (
-            paths[path]["options"].get("x-amazon-apigateway-integration", {})
-            .get("responses", {}).get("default", {}).get("responseParameters", {})
-        )
-        header = "method.response.header.Access-Control-"
-        r.equal(f"{path} preflight Allow-Methods", preflight.get(header + "Allow-Methods"),
-                f"'{method},OPTIONS'", "the route")
-        r.equal(f"{path} preflight Allow-Headers", preflight.get(header + "Allow-Headers"),
-                f"'{allow_headers}'", "crates/edge/src/cors.rs ALLOW_HEADERS")
-        r.equal(f"{path} preflight Max-Age", preflight.get(header + "Max-Age"),
-                f"'{max_age}'", "crates/edge/src/cors.rs MAX_AGE_SECS")
+            header = "method.response.header.Access-Control-"
+            r.equal(f"{path} preflight Allow-Methods", preflight.get(header + "Allow-Methods"),
+                    "'" + ",".join(sorted(path_methods[path], key=["GET", "POST"].index)) + ",OPTIONS'", "the path's routes")
+            r.equal(f"{path} preflight Allow-Headers", preflight.get(header + "Allow-Headers"),
+                    f"'{allow_headers}'", "crates/edge/src/cors.rs ALLOW_HEADERS")
+            r.equal(f"{path} preflight Max-Age", preflight.get(header + "Max-Age"),
+                    f"'{max_age}'", "crates/edge/src/cors.rs MAX_AGE_SECS")
 
 
 def main() -> int:
