@@ -335,3 +335,70 @@ async fn bad_parameters_name_themselves_and_read_nothing() {
         .unwrap();
     assert_eq!(response.status(), 401);
 }
+
+#[tokio::test]
+async fn the_new_paths_answer_their_preflights_and_their_errors_carry_cors() {
+    let app = spawn_app().await;
+    for (path, methods) in [
+        ("/v2/conversations", "GET,POST,OPTIONS"),
+        (
+            &format!("/v2/conversations/{}/messages", Uuid::now_v7()) as &str,
+            "GET,POST,OPTIONS",
+        ),
+        (
+            &format!("/v2/messages/{}/feedback", Uuid::now_v7()) as &str,
+            "POST,OPTIONS",
+        ),
+    ] {
+        let response = app
+            .http
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", app.base))
+            .header("origin", "https://shop.example")
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204, "{path}");
+        assert_eq!(
+            response.headers()["access-control-allow-methods"],
+            methods,
+            "{path}"
+        );
+        assert!(
+            response
+                .headers()
+                .contains_key("access-control-allow-origin"),
+            "{path}"
+        );
+    }
+    let caller = new_caller();
+    let unknown = Uuid::now_v7();
+    for request in [
+        app.http
+            .get(format!("{}/v2/conversations/{unknown}/messages", app.base)),
+        app.http
+            .post(format!("{}/v2/conversations/{unknown}/messages", app.base))
+            .json(&serde_json::json!({"content": "hi"})),
+        app.http
+            .post(format!("{}/v2/messages/{unknown}/feedback", app.base))
+            .json(&serde_json::json!({"feedback": "like"})),
+        app.http
+            .get(format!("{}/v2/conversations?limit=0", app.base)),
+    ] {
+        let response = request
+            .header("authorization", bearer(&app.token(caller)))
+            .header("origin", "https://shop.example")
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error());
+        assert!(
+            response
+                .headers()
+                .contains_key("access-control-allow-origin")
+        );
+        let body = response.text().await.unwrap();
+        let error: Value = serde_json::from_str(&body).unwrap();
+        assert!(error["error"]["code"].is_string(), "{body}");
+    }
+}
