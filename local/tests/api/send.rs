@@ -60,11 +60,28 @@ async fn a_sent_message_is_answered_stored_with_its_page_and_titles_the_conversa
     let (status, answer) = json(response).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["conversationId"], id.as_str());
-    // As many sequential round trips as a completion: the first read (with the history
-    // and the counters beside it), the turn's transaction, the finishing update.
-    assert_eq!(app.calls.round_trips(), 3, "{:?}", app.calls.entries());
+    // Three sequential round trips: the first read (with the history and the counters
+    // beside it), the turn's transaction, the finishing update.
+    let send_trips = app.calls.round_trips();
+    assert_eq!(send_trips, 3, "{:?}", app.calls.entries());
     let data = app.calls.data_calls();
     assert!(data.contains(&"BatchGetItem".to_owned()) && data.contains(&"Query".to_owned()));
+    // No more than a completion into another conversation of the same visitor costs.
+    let other = started(&app, caller).await;
+    app.calls.clear();
+    let completion = app
+        .complete(
+            caller,
+            &json!({"messages": [{"role": "user", "content": "Hi"}], "conversationId": other}),
+        )
+        .await;
+    assert_eq!(completion.status(), 200);
+    let _ = completion.bytes().await;
+    assert!(
+        send_trips <= app.calls.round_trips(),
+        "{:?}",
+        app.calls.entries()
+    );
     let conversation = app.read(caller, &id).await;
     assert_eq!(conversation["title"], "Do you ship to Canada?");
     let messages = conversation["messages"].as_array().unwrap();
@@ -93,8 +110,14 @@ async fn a_sent_message_is_answered_stored_with_its_page_and_titles_the_conversa
         .await
         .unwrap();
     let (_, page) = json(response).await;
-    assert_eq!(page["data"][0]["title"], "Do you ship to Canada?");
-    assert_eq!(page["data"][0]["lastMessage"]["id"], answer["messageId"]);
+    let listed = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(listed["title"], "Do you ship to Canada?");
+    assert_eq!(listed["lastMessage"]["id"], answer["messageId"]);
 
     // A second turn keeps the first title.
     let (status, _) = json(
