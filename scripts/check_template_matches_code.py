@@ -45,11 +45,21 @@ import yaml
 # What the deployment is meant to be. Change these together with template.yaml and the code.
 # --------------------------------------------------------------------------------------------
 
-# Binary -> its routes, each (HTTP method, path, streams?), as in API.md.
+# Binary -> its routes, each (HTTP method, path, streams?), as in API.md and DESIGN.md
+# ("Functions, one per resource").
 ROUTES = {
     "get-conversation": [("GET", "/v2/conversations/{conversationId}", False)],
     "close-conversation": [("POST", "/v2/conversations/{conversationId}/close", False)],
-    "chat-completion": [("POST", "/v2/chat/completions", True)],
+    "chat-completion": [
+        ("POST", "/v2/chat/completions", True),
+        ("POST", "/v2/conversations/{conversationId}/messages", True),
+    ],
+    "conversations": [
+        ("GET", "/v2/conversations", False),
+        ("POST", "/v2/conversations", False),
+        ("GET", "/v2/conversations/{conversationId}/messages", False),
+    ],
+    "feedback": [("POST", "/v2/messages/{messageId}/feedback", False)],
     "chat-projects": [("GET", "/v2/projects/current", False)],
     "chat-identity": [("POST", "/v2/identity/init", False), ("GET", "/v2/identity/me", False)],
 }
@@ -62,6 +72,8 @@ DYNAMODB_ACTIONS = {
     "chat-completion": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "ConditionCheckItem"},
     "chat-projects": {"BatchGetItem"},
     "chat-identity": {"BatchGetItem", "GetItem", "PutItem", "UpdateItem"},
+    "conversations": {"Query", "GetItem", "PutItem", "UpdateItem"},
+    "feedback": {"GetItem", "UpdateItem"},
 }
 
 # Other actions a function may hold (the signing-key secret is required for every function).
@@ -71,6 +83,8 @@ OTHER_ACTIONS = {
     "chat-completion": {"secretsmanager:GetSecretValue", "bedrock:InvokeModelWithResponseStream"},
     "chat-projects": {"secretsmanager:GetSecretValue"},
     "chat-identity": {"secretsmanager:GetSecretValue"},
+    "conversations": {"secretsmanager:GetSecretValue"},
+    "feedback": {"secretsmanager:GetSecretValue"},
 }
 
 # Crates that may be missing on this branch while they are written elsewhere: their function
@@ -537,58 +551,70 @@ def check_api(r: Report, root: Path, template: dict[str, Any], transformed: dict
     for binary, logical_id in deployed.items():
         events = [e for e in resources[logical_id]["Properties"].get("Events", {}).values() if e.get("Type") == "Api"]
         for method, path, streams in ROUTES[binary]:
-            r.check(
-                any(e["Properties"].get("Path") == path and e["Properties"].get("Method", "").upper() == method
-                    and e["Properties"].get("RestApiId") == {"Ref": api_id} for e in events),
-                f"{logical_id}: event {method} {path} on {api_id}",
-                f"events: {events}",
-            )
-        streams = any(route[2] for route in ROUTES[binary])
-        for e in events:
-            mode = e["Properties"].get("ResponseTransferMode")
-            if streams:
-                r.equal(
-                    f"{logical_id}: event ResponseTransferMode (SAM's spelling; STREAM is silently ignored)",
-                    mode, "RESPONSE_STREAM", "the design",
-                )
-            else:
-                r.check(mode is None, f"{logical_id}: event is buffered", f"ResponseTransferMode {mode!r}")
+            matching = [
+                e for e in events
+                if e["Properties"].get("Path") == path and e["Properties"].get("Method", "").upper() == method
+                and e["Properties"].get("RestApiId") == {"Ref": api_id}
+            ]
+            r.check(bool(matching), f"{logical_id}: event {method} {path} on {api_id}", f"events: {events}")
+            for e in matching:
+                mode = e["Properties"].get("ResponseTransferMode")
+                if streams:
+                    r.equal(
+                        f"{logical_id}: {method} {path} ResponseTransferMode (SAM's spelling; STREAM is silently ignored)",
+                        mode, "RESPONSE_STREAM", "the design",
+                    )
+                else:
+                    r.check(mode is None, f"{logical_id}: {method} {path} is buffered", f"ResponseTransferMode {mode!r}")
+        r.check(
+            len(events) == len(ROUTES[binary]),
+            f"{logical_id}: exactly its {len(ROUTES[binary])} route(s)",
+            f"events: {[(e['Properties'].get('Method'), e['Properties'].get('Path')) for e in events]}",
+        )
     rest = transformed["Resources"].get(api_id, {})
     paths = rest.get("Properties", {}).get("Body", {}).get("paths", {})
-    for method, path, streams, logical_id in (
-        (*route, logical_id) for binary, logical_id in deployed.items() for route in ROUTES[binary]
-    ):
-        op = paths.get(path, {}).get(method.lower())
-        if not r.check(op is not None, f"transformed API has {method} {path}", f"paths: { {p: sorted(v) for p, v in paths.items()} } (MergeDefinitions?)"):
-            continue
-        integration = op.get("x-amazon-apigateway-integration", {})
-        uri = json.dumps(integration.get("uri"))
-        r.equal(f"{method} {path} integration type", integration.get("type"), "aws_proxy", "Lambda proxy")
-        r.check(f"${{{logical_id}.Arn}}" in uri, f"{method} {path} invokes {logical_id}", f"uri {uri}")
-        timeout = integration.get("timeoutInMillis")
-        if streams:
-            r.equal(f"{method} {path} responseTransferMode", integration.get("responseTransferMode"), "STREAM", "the design")
-            r.check("/response-streaming-invocations" in uri, f"{method} {path} uses InvokeWithResponseStream", f"uri {uri}")
-            r.check(
-                isinstance(timeout, int) and BUFFERED_TIMEOUT_MAX_MS < timeout <= STREAM_TIMEOUT_MAX_MS,
-                f"{method} {path} integration timeout {timeout} ms is long (29 s < t <= 15 min)",
+    # The methods each path takes, as its preflight names them (GET before POST).
+    path_methods: dict[str, list[str]] = {}
+    for routes in ROUTES.values():
+        for method, path, _ in routes:
+            path_methods.setdefault(path, []).append(method)
+    checked_preflights: set[str] = set()
+    for binary, logical_id in deployed.items():
+        for method, path, streams in ROUTES[binary]:
+            op = paths.get(path, {}).get(method.lower())
+            if not r.check(op is not None, f"transformed API has {method} {path}", f"paths: { {p: sorted(v) for p, v in paths.items()} } (MergeDefinitions?)"):
+                continue
+            integration = op.get("x-amazon-apigateway-integration", {})
+            uri = json.dumps(integration.get("uri"))
+            r.equal(f"{method} {path} integration type", integration.get("type"), "aws_proxy", "Lambda proxy")
+            r.check(f"${{{logical_id}.Arn}}" in uri, f"{method} {path} invokes {logical_id}", f"uri {uri}")
+            timeout = integration.get("timeoutInMillis")
+            if streams:
+                r.equal(f"{method} {path} responseTransferMode", integration.get("responseTransferMode"), "STREAM", "the design")
+                r.check("/response-streaming-invocations" in uri, f"{method} {path} uses InvokeWithResponseStream", f"uri {uri}")
+                r.check(
+                    isinstance(timeout, int) and BUFFERED_TIMEOUT_MAX_MS < timeout <= STREAM_TIMEOUT_MAX_MS,
+                    f"{method} {path} integration timeout {timeout} ms is long (29 s < t <= 15 min)",
+                )
+            else:
+                r.check("responseTransferMode" not in integration, f"{method} {path} is buffered")
+            if path in checked_preflights:
+                continue
+            checked_preflights.add(path)
+            if not r.check("options" in paths.get(path, {}), f"{path} answers the CORS preflight (OPTIONS)"):
+                continue
+            # The local server answers preflights itself (crates/edge/src/cors.rs): the same values.
+            preflight = (
+                paths[path]["options"].get("x-amazon-apigateway-integration", {})
+                .get("responses", {}).get("default", {}).get("responseParameters", {})
             )
-        else:
-            r.check("responseTransferMode" not in integration, f"{method} {path} is buffered")
-        if not r.check("options" in paths.get(path, {}), f"{path} answers the CORS preflight (OPTIONS)"):
-            continue
-        # The local server answers preflights itself (crates/edge/src/cors.rs): the same values.
-        preflight = (
-            paths[path]["options"].get("x-amazon-apigateway-integration", {})
-            .get("responses", {}).get("default", {}).get("responseParameters", {})
-        )
-        header = "method.response.header.Access-Control-"
-        r.equal(f"{path} preflight Allow-Methods", preflight.get(header + "Allow-Methods"),
-                f"'{method},OPTIONS'", "the route")
-        r.equal(f"{path} preflight Allow-Headers", preflight.get(header + "Allow-Headers"),
-                f"'{allow_headers}'", "crates/edge/src/cors.rs ALLOW_HEADERS")
-        r.equal(f"{path} preflight Max-Age", preflight.get(header + "Max-Age"),
-                f"'{max_age}'", "crates/edge/src/cors.rs MAX_AGE_SECS")
+            header = "method.response.header.Access-Control-"
+            r.equal(f"{path} preflight Allow-Methods", preflight.get(header + "Allow-Methods"),
+                    "'" + ",".join(sorted(path_methods[path], key=["GET", "POST"].index)) + ",OPTIONS'", "the path's routes")
+            r.equal(f"{path} preflight Allow-Headers", preflight.get(header + "Allow-Headers"),
+                    f"'{allow_headers}'", "crates/edge/src/cors.rs ALLOW_HEADERS")
+            r.equal(f"{path} preflight Max-Age", preflight.get(header + "Max-Age"),
+                    f"'{max_age}'", "crates/edge/src/cors.rs MAX_AGE_SECS")
 
 
 def main() -> int:

@@ -163,16 +163,17 @@ status_of_stream() {
         -X POST --data-binary "@$2" "$invocations/$1/invocations" || echo "curl-failed"
 }
 
-# Order: get, then completion, then close (which closes the demo conversation).
+# Order: get, completion, conversations, feedback, then close (which closes the demo
+# conversation).
 shopt -s nullglob
 files=()
-for prefix in chat-projects chat-identity get-conversation chat-completion close-conversation; do
+for prefix in chat-projects chat-identity get-conversation chat-completion conversations feedback close-conversation; do
     for path in events/"$prefix"*.json; do files+=("${path#events/}"); done
 done
 for path in events/*.json; do
     case "${path#events/}" in
-        get-conversation* | chat-completion* | close-conversation* | chat-projects* | chat-identity*) ;;
-        *) fail "$path: no function's name starts it (get-conversation, close-conversation, chat-completion, chat-projects, chat-identity)" ;;
+        get-conversation* | chat-completion* | close-conversation* | conversations* | feedback* | chat-projects* | chat-identity*) ;;
+        *) fail "$path: no function's name starts it (get-conversation, close-conversation, chat-completion, conversations, feedback, chat-projects, chat-identity)" ;;
     esac
 done
 
@@ -185,6 +186,8 @@ for file in "${files[@]}"; do
         chat-completion*) binary=chat-completion mode=stream ;;
         chat-projects*) binary=chat-projects mode=invoke ;;
         chat-identity*) binary=chat-identity mode=invoke ;;
+        conversations*) binary=conversations mode=invoke ;;
+        feedback*) binary=feedback mode=invoke ;;
     esac
     want="${expected[$file]:-}"
     if [[ -z "$want" ]]; then

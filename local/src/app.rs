@@ -13,6 +13,8 @@ use chat_projects::CurrentProject;
 use chat_providers::settings::ProviderSettings;
 use chat_storage::DynamoStore;
 use close_conversation::CloseConversation;
+use conversations::Conversations;
+use feedback::FeedbackFunction;
 use get_conversation::GetConversation;
 
 /// Every setting any function reads: what the local server runs with.
@@ -49,6 +51,11 @@ pub struct App {
     pub get: GetConversation<DynamoStore>,
     /// `POST /v2/conversations/{conversationId}/close`.
     pub close: CloseConversation<DynamoStore>,
+    /// `GET /v2/conversations`, `POST /v2/conversations`,
+    /// `GET /v2/conversations/{conversationId}/messages`.
+    pub conversations: Conversations<DynamoStore>,
+    /// `POST /v2/messages/{messageId}/feedback`.
+    pub feedback: FeedbackFunction<DynamoStore>,
     /// `POST /v2/chat/completions`.
     pub completions: Completions<DynamoStore>,
     /// `GET /v2/projects/current`.
@@ -76,6 +83,8 @@ impl App {
             projects: CurrentProject::new(&base),
             identity: Identity::new(&base),
             close: CloseConversation::new(&base),
+            conversations: Conversations::new(&base),
+            feedback: FeedbackFunction::new(&base),
             completions,
             store: base.store.clone(),
             edge: base.edge.clone(),

@@ -46,6 +46,16 @@ pub enum Operation {
     IdentityInit,
     /// `GET /v2/identity/me`.
     IdentityMe,
+    /// `GET /v2/conversations`.
+    ListConversations,
+    /// `POST /v2/conversations`.
+    StartConversation,
+    /// `GET /v2/conversations/{conversationId}/messages`.
+    ListMessages,
+    /// `POST /v2/messages/{messageId}/feedback`.
+    MessageFeedback,
+    /// `POST /v2/conversations/{conversationId}/messages`.
+    SendMessage,
 }
 
 impl Operation {
@@ -68,7 +78,7 @@ pub struct Route {
 
 /// The API's routes: what [`route`] serves, and what `openapi.yaml` and `template.yaml`
 /// must declare (checked by the tests and `scripts/check-template.sh`).
-pub const ROUTES: [Route; 6] = [
+pub const ROUTES: [Route; 11] = [
     Route {
         method: "GET",
         template: "/v2/conversations/{conversationId}",
@@ -98,6 +108,31 @@ pub const ROUTES: [Route; 6] = [
         method: "GET",
         template: "/v2/identity/me",
         operation: Operation::IdentityMe,
+    },
+    Route {
+        method: "GET",
+        template: "/v2/conversations",
+        operation: Operation::ListConversations,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/conversations",
+        operation: Operation::StartConversation,
+    },
+    Route {
+        method: "GET",
+        template: "/v2/conversations/{conversationId}/messages",
+        operation: Operation::ListMessages,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/messages/{messageId}/feedback",
+        operation: Operation::MessageFeedback,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/conversations/{conversationId}/messages",
+        operation: Operation::SendMessage,
     },
 ];
 
@@ -212,7 +247,13 @@ pub async fn route(
         }
         Resolved::Unknown => return (refuse(app, parts, ApiError::RouteNotFound).await, None),
     };
-    let query: QueryMap = parts.uri.query().unwrap_or("").parse().unwrap_or_default();
+    // API Gateway hands a function the query string parsed; so does this server.
+    let query: QueryMap = parts
+        .uri
+        .query()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_else(|never| match never {});
     let req = Request::from_parts(parts, body)
         .with_path_parameters(parameters)
         .with_query_string_parameters(query)
@@ -220,12 +261,16 @@ pub async fn route(
     let response = match route.operation {
         Operation::GetConversation => app.get.handle(req).await.map(lambda_body),
         Operation::CloseConversation => app.close.handle(req).await.map(lambda_body),
+        Operation::ListConversations | Operation::StartConversation | Operation::ListMessages => {
+            app.conversations.handle(req).await.map(lambda_body)
+        }
+        Operation::MessageFeedback => app.feedback.handle(req).await.map(lambda_body),
         Operation::CurrentProject => app.projects.handle(req).await.map(lambda_body),
         Operation::IdentityInit | Operation::IdentityMe => {
             app.identity.handle(req).await.map(lambda_body)
         }
         // Streams: each chunk is written to the socket as the generation task sends it.
-        Operation::ChatCompletion => app
+        Operation::ChatCompletion | Operation::SendMessage => app
             .completions
             .handle(req)
             .await
@@ -320,8 +365,12 @@ mod tests {
             panic!("a route");
         };
         assert_eq!(route.operation, Operation::CloseConversation);
+        let Resolved::Route(route, _) = resolve("GET", "/v2/conversations") else {
+            panic!("a route");
+        };
+        assert_eq!(route.operation, Operation::ListConversations);
         assert!(matches!(
-            resolve("GET", "/v2/conversations"),
+            resolve("GET", "/v2/conversation"),
             Resolved::Unknown
         ));
         assert!(matches!(
@@ -341,7 +390,10 @@ mod tests {
     #[test]
     fn every_route_resolves_to_itself() {
         for route in &ROUTES {
-            let path = route.template.replace("{conversationId}", "x");
+            let path = route
+                .template
+                .replace("{conversationId}", "x")
+                .replace("{messageId}", "x");
             let Resolved::Route(found, _) = resolve(route.method, &path) else {
                 panic!("{} {}", route.method, route.template);
             };

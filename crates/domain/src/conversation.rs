@@ -95,6 +95,32 @@ impl Conversation {
     }
 }
 
+/// A conversation as the list shows it: without `messages`, with its newest message.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedConversation {
+    /// The conversation (its `messages` left out).
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    /// Its newest message, or null when it has none.
+    pub last_message: Option<Message>,
+}
+
+/// A page of the conversation list.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConversationPage {
+    /// Always `"list"`.
+    pub object: &'static str,
+    /// How many conversations match, whatever the page.
+    pub total: u64,
+    /// The page size asked for.
+    pub limit: u64,
+    /// The conversations skipped before the page.
+    pub offset: u64,
+    /// The page.
+    pub data: Vec<ListedConversation>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

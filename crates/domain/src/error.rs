@@ -61,6 +61,12 @@ pub enum ApiError {
         /// The id that was asked for.
         conversation_id: String,
     },
+    /// 404: no such message in the caller's project.
+    #[error("Message not found!")]
+    MessageNotFound {
+        /// The id that was asked for.
+        message_id: String,
+    },
     /// 404: no route has this path.
     #[error("No such route")]
     RouteNotFound,
@@ -144,7 +150,9 @@ impl ApiError {
             Self::Forbidden | Self::OriginNotAllowed | Self::WrongCredential(_) => {
                 StatusCode::FORBIDDEN
             }
-            Self::ConversationNotFound { .. } | Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::ConversationNotFound { .. }
+            | Self::MessageNotFound { .. }
+            | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -163,6 +171,7 @@ impl ApiError {
             Self::PaymentRequired { .. } => "PAYMENT_REQUIRED",
             Self::Forbidden | Self::OriginNotAllowed | Self::WrongCredential(_) => "FORBIDDEN",
             Self::ConversationNotFound { .. } => "CONVERSATION_NOT_FOUND",
+            Self::MessageNotFound { .. } => "MESSAGE_NOT_FOUND",
             Self::RouteNotFound => "NOT_FOUND",
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::Conflict { .. } => "CONFLICT",
@@ -207,6 +216,7 @@ impl ApiError {
             Self::ConversationNotFound { conversation_id } => {
                 Some(json!({ "conversationId": conversation_id }))
             }
+            Self::MessageNotFound { message_id } => Some(json!({ "messageId": message_id })),
             Self::Conflict {
                 resource,
                 conflicting_field,
@@ -363,6 +373,13 @@ mod tests {
                 },
                 409,
                 "CONFLICT",
+            ),
+            (
+                ApiError::MessageNotFound {
+                    message_id: "x".into(),
+                },
+                404,
+                "MESSAGE_NOT_FOUND",
             ),
             (ApiError::validation("f", "r"), 422, "VALIDATION_ERROR"),
             (

@@ -6,6 +6,7 @@
 pub mod api_keys;
 pub mod auth;
 pub mod cors;
+pub mod interrupted;
 pub mod limits;
 pub mod request;
 pub mod request_id;

@@ -15,6 +15,21 @@ pub fn conversation_id(req: &Request) -> Result<ConversationId, ApiError> {
     ConversationId::parse(raw, "conversationId")
 }
 
+/// The `{messageId}` path parameter, which must be a UUID (400 otherwise).
+pub fn message_id(req: &Request) -> Result<uuid::Uuid, ApiError> {
+    let raw = req
+        .path_parameters_ref()
+        .and_then(|p| p.first("messageId"))
+        .ok_or_else(|| ApiError::invalid("messageId", "messageId is missing"))?;
+    chat_domain::input::parse_uuid(raw, "messageId")
+}
+
+/// The first value of the query parameter `name`, when there is one.
+pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query_string_parameters_ref()
+        .and_then(|parameters| parameters.first(name))
+}
+
 /// The raw body, refused with 422 when over the API's limit.
 pub fn body(req: &Request) -> Result<&[u8], ApiError> {
     within_body_limit(req.body().as_ref())

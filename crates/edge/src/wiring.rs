@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use chat_domain::env::{ConfigError, Env};
+use chat_domain::interrupted::InterruptPolicy;
 use chat_domain::limits::{LimitSettings, RateLimiter};
 use chat_domain::session::{Authenticator, SigningKeys};
 use chat_storage::DynamoStore;
@@ -48,6 +49,8 @@ pub struct BaseSettings {
     pub edge: EdgeSettings,
     /// Rate limits and quotas.
     pub limits: LimitSettings,
+    /// When a message left `streaming` reads as interrupted.
+    pub interrupt: InterruptPolicy,
 }
 
 impl BaseSettings {
@@ -57,6 +60,7 @@ impl BaseSettings {
             store: StoreSettings::from_env(env)?,
             edge: EdgeSettings::from_env(env)?,
             limits: LimitSettings::from_env(env)?,
+            interrupt: InterruptPolicy::from_env(env)?,
         })
     }
 }
@@ -75,6 +79,8 @@ pub struct Edge {
     pub limiter: RateLimiter,
     /// Which browser origins may read responses.
     pub cors: Cors,
+    /// When a message left `streaming` reads as interrupted.
+    pub interrupt: InterruptPolicy,
 }
 
 /// What a process builds once: the store, the edge, and the SDK configuration for any
@@ -117,6 +123,7 @@ impl Base {
             keys: KeyCache::new(settings.edge.key_cache_ttl),
             limiter: RateLimiter::new(settings.limits),
             cors: settings.edge.cors.clone(),
+            interrupt: settings.interrupt,
         });
         Ok(Self {
             settings,

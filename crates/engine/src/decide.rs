@@ -9,6 +9,7 @@ use chat_domain::conversation::ConversationStatus;
 use chat_domain::ids::{Access, Caller, new_id};
 use chat_domain::message::{Message, MessageRole, MessageStatus, RawJson};
 use chat_domain::timestamp::Timestamp;
+use chat_domain::title::title_from;
 use chat_edge::store_errors::for_conversation;
 use chat_providers::ModelRequest;
 use chat_storage::StoreError;
@@ -62,7 +63,8 @@ pub fn choose_assistant(
     Ok(assistant)
 }
 
-/// The user message (complete) and the assistant message (streaming, empty) of a turn.
+/// The user message (complete) and the assistant message (streaming, empty) of a turn
+/// that creates its conversation when needed and titles an untitled one.
 pub fn new_turn(conversation_id: Uuid, user_text: &str) -> NewTurn {
     let now = Timestamp::now();
     let user_message = Message::text(
@@ -84,8 +86,10 @@ pub fn new_turn(conversation_id: Uuid, user_text: &str) -> NewTurn {
     assistant_message.parts = RawJson::empty_list();
     NewTurn {
         conversation_id,
+        create: true,
+        title: title_from(user_text),
         user_message,
-        assistant_message,
+        assistant_message: Some(assistant_message),
     }
 }
 

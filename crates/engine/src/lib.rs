@@ -1,12 +1,15 @@
-//! The turn engine: one turn of a stored conversation, whichever route asked for it.
+//! The turn engine: one turn of a stored conversation, whichever route asked for it (the
+//! completion, whose client sends the context, or a message sent into a conversation whose
+//! history the server holds: [`TurnInput`]).
 //!
 //! Order of work: read settings, assistant and conversation (one BatchGetItem, with the
-//! rate-limit counters beside it) → refuse with 402/403/409/422/429 → write the turn (one
+//! rate-limit counters and, for a stored conversation, the newest messages beside it) → refuse with 402/403/409/422/429 → write the turn (one
 //! transaction: the user message and a `streaming` assistant message) → wait for the
 //! provider's first token (the 200 is committed only then) → stream or collect → finish the
 //! assistant message (one UpdateItem).
 
 pub mod body;
+pub mod context;
 pub mod decide;
 pub mod generation;
 pub mod settings;
@@ -18,6 +21,7 @@ use chat_domain::ApiError;
 use chat_domain::Spelling;
 use chat_domain::chat::ChatMessage;
 use chat_domain::ids::Caller;
+use chat_domain::input::send::PageContext;
 use chat_domain::limits::OperationClass;
 use chat_domain::timestamp::Timestamp;
 use chat_domain::ui_stream::STREAM_HEADERS;
@@ -25,13 +29,16 @@ use chat_edge::Edge;
 use chat_edge::respond::{error_response, json_response};
 use chat_edge::store_errors::{api_error, for_conversation};
 use chat_providers::registry::Providers;
+use chat_storage::StoreError;
 use chat_storage::ports::{CompletionStore, LimitStore};
+use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use lambda_http::Response;
 use serde_json::json;
 use uuid::Uuid;
 
 pub use body::TurnBody;
+use context::stored_context;
 use decide::{choose_assistant, model_request, new_turn};
 use generation::{Caps, Generation, first_event};
 use settings::TurnSettings;
@@ -54,17 +61,33 @@ pub struct TurnEngine<S> {
 /// One turn, as a route asks for it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TurnRequest {
-    /// The conversation: created by this turn when it does not exist yet.
+    /// The conversation.
     pub conversation_id: Uuid,
     /// The assistant to answer, when not the project's default.
     pub assistant_id: Option<Uuid>,
     /// The visitor's message the turn stores.
     pub user_text: String,
-    /// The model's context after the assistant's system prompt, the visitor's message last.
-    pub context: Vec<ChatMessage>,
+    /// Where the model's context comes from: the two ways into the engine.
+    pub input: TurnInput,
     /// Stream the answer as a UI message stream.
     pub stream: bool,
 }
+
+/// Where a turn's context comes from, and what that implies.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TurnInput {
+    /// `POST /v2/chat/completions`: the client sends the context (after the system prompt,
+    /// the visitor's message last); a conversation that does not exist is created.
+    Messages(Vec<ChatMessage>),
+    /// `POST /v2/conversations/{id}/messages`: the server holds the history, read beside
+    /// the turn's first read; the conversation must exist; the page context is given to
+    /// the model and its URL, title and selection stored on the visitor's message; while a
+    /// human agent handles the conversation the message is stored and nobody answers.
+    Stored(PageContext),
+}
+
+/// The body of the 202 a message gets while a human agent handles the conversation.
+pub const HUMAN_HANDLED_BODY: &str = "Message sent";
 
 impl<S> TurnEngine<S>
 where
@@ -82,10 +105,16 @@ where
         let limiter = &self.edge.limiter;
         // The rate-limit and quota counters move alongside the first read.
         let counters = limiter.counters(caller, OperationClass::Completions, Timestamp::now());
-        let (context, counts) = tokio::join!(
+        // The stored history too, for the route that needs it: all three at once.
+        let history_limit = match turn.input {
+            TurnInput::Messages(_) => 0,
+            TurnInput::Stored(_) => self.settings.history.max_messages,
+        };
+        let (context, counts, history) = tokio::join!(
             self.store
                 .turn_context(caller, conversation_id, turn.assistant_id),
             self.store.increment(&counters),
+            self.store.history(caller, conversation_id, history_limit),
         );
         let context = context.map_err(|e| for_conversation(e, conversation_id))?;
         let limits = limiter.evaluate(
@@ -104,6 +133,12 @@ where
         );
         headers.extend(limits.headers());
         limits.check()?;
+        let stored_input = matches!(turn.input, TurnInput::Stored(_));
+        if stored_input && context.conversation.is_none() {
+            // This route never creates a conversation.
+            return Err(for_conversation(StoreError::NotFound, conversation_id));
+        }
+        let human_handled = context.conversation.is_some_and(|c| c.is_human_handled);
         let assistant = choose_assistant(
             &self.settings,
             caller,
@@ -111,16 +146,51 @@ where
             turn.assistant_id,
             context,
         )?;
+        let mut stored = new_turn(conversation_id, &turn.user_text);
+        let context_messages = match turn.input {
+            TurnInput::Messages(messages) => messages,
+            TurnInput::Stored(page) => {
+                stored.create = false;
+                stored.user_message.page_url = page.url.clone();
+                stored.user_message.page_title = page.title.clone();
+                stored.user_message.text_selection = page.text_selection.clone();
+                let history = history.map_err(api_error)?;
+                stored_context(&page, &history, &turn.user_text, &self.settings.history)
+            }
+        };
+        if stored_input && human_handled {
+            // A person answers: the visitor's message is stored, and nobody generates.
+            stored.assistant_message = None;
+            self.store
+                .write_turn(caller, &stored)
+                .await
+                .map_err(|e| for_conversation(e, conversation_id))?;
+            tracing::info!(%conversation_id, "message stored for a human agent");
+            let mut response = Response::new(TurnBody::from(HUMAN_HANDLED_BODY.to_owned()));
+            *response.status_mut() = StatusCode::ACCEPTED;
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            return Ok(with_conversation(response, conversation_id));
+        }
         let provider = self.providers.for_assistant(&assistant)?;
-        let stored = new_turn(conversation_id, &turn.user_text);
-        let message_id = stored.assistant_message.id;
+        let message_id = stored
+            .assistant_message
+            .as_ref()
+            .map(|m| m.id)
+            .expect("a turn that is answered has an assistant message");
         self.store
             .write_turn(caller, &stored)
             .await
             .map_err(|e| for_conversation(e, conversation_id))?;
         tracing::info!(%conversation_id, %message_id, model = %assistant.model, provider = assistant.provider.as_str(), stream = turn.stream, "turn stored");
 
-        let request = model_request(&assistant, turn.context, self.settings.max_output_tokens);
+        let request = model_request(
+            &assistant,
+            context_messages,
+            self.settings.max_output_tokens,
+        );
         let generation = Generation {
             store: self.store.clone(),
             caller,

@@ -25,6 +25,20 @@ pub struct TurnSettings {
     pub max_output_tokens: u32,
     /// Hard cap on an answer's generation time (`MAX_GENERATION_SECS`, 240).
     pub max_generation_time: Duration,
+    /// How much stored history the send route puts in a model's context.
+    pub history: HistoryBudget,
+}
+
+/// The stored messages a context may hold: the most recent that fit both limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryBudget {
+    /// At most this many messages (`HISTORY_MAX_MESSAGES`, 40); also the most one turn
+    /// reads.
+    pub max_messages: usize,
+    /// At most this many characters of them together (`HISTORY_MAX_CHARS`, 24000).
+    pub max_chars: usize,
+    /// The page text is cut to this many characters (`PAGE_EXCERPT_CHARS`, 4000).
+    pub page_excerpt_chars: usize,
 }
 
 impl TurnSettings {
@@ -49,7 +63,15 @@ impl TurnSettings {
             idle_timeout: env.millis("PROVIDER_IDLE_TIMEOUT_MS", Duration::from_secs(60))?,
             keep_alive: env.millis("KEEP_ALIVE_MS", Duration::from_secs(15))?,
             max_output_tokens: env.number("MAX_OUTPUT_TOKENS", 4_096)?,
-            max_generation_time: Duration::from_secs(env.number("MAX_GENERATION_SECS", 240)?),
+            max_generation_time: Duration::from_secs(env.number(
+                "MAX_GENERATION_SECS",
+                chat_domain::interrupted::DEFAULT_MAX_GENERATION_SECS,
+            )?),
+            history: HistoryBudget {
+                max_messages: env.number("HISTORY_MAX_MESSAGES", 40)?,
+                max_chars: env.number("HISTORY_MAX_CHARS", 24_000)?,
+                page_excerpt_chars: env.number("PAGE_EXCERPT_CHARS", 4_000)?,
+            },
         })
     }
 }

@@ -16,6 +16,9 @@ pub enum StoreError {
     /// The conversation belongs to another visitor.
     #[error("conversation owned by another visitor")]
     NotOwner,
+    /// An item with that key exists already (a start that named a used id).
+    #[error("item exists already")]
+    Exists,
     /// The conversation is closed and takes no new turn.
     #[error("conversation is closed")]
     Closed,

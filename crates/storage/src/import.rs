@@ -11,7 +11,7 @@ use chat_domain::message::Message;
 
 use crate::dynamo::DynamoStore;
 use crate::error::{StoreError, classify};
-use crate::items::{conversation, message};
+use crate::items::{conversation, message, message_pointer};
 use crate::keys::PARTITION_KEY;
 
 /// DynamoDB's limit on the writes of one BatchWriteItem.
@@ -60,12 +60,22 @@ impl DynamoStore {
             }
             Err(error) => return Err(classify(error)),
         }
-        for chunk in messages.chunks(BATCH_WRITE_LIMIT) {
+        // Each message with its pointer, as a turn writes them.
+        let items: Vec<_> = messages
+            .iter()
+            .flat_map(|m| {
+                [
+                    message::attributes(project, m),
+                    message_pointer::attributes(project, conversation.visitor_id, m),
+                ]
+            })
+            .collect();
+        for chunk in items.chunks(BATCH_WRITE_LIMIT) {
             let writes = chunk
                 .iter()
-                .map(|m| {
+                .map(|item| {
                     let put = PutRequest::builder()
-                        .set_item(Some(message::attributes(project, m)))
+                        .set_item(Some(item.clone()))
                         .build()
                         .map_err(|e| StoreError::Other(Box::new(e)))?;
                     Ok(WriteRequest::builder().put_request(put).build())

@@ -7,6 +7,7 @@
 //! | message | `P#<projectId>#C#<conversationId>` | `M#<messageId>` (UUIDv7: time-ordered) |
 //! | project settings | `P#<projectId>` | `P` |
 //! | assistant | `P#<projectId>` | `A#<assistantId>` |
+//! | message pointer (which conversation a message is in) | `P#<projectId>#M#<messageId>` | `MP` |
 //! | rate-limit counter | `RL#<class>#P#<projectId>[#V#<visitorId>]`, `RL#quota#P#<projectId>` | the window |
 //!
 //! The visitor index (`gsi1`): `gsi1pk = P#<projectId>#V#<visitorId>`, `gsi1sk = lastInteractionAt`.
@@ -37,6 +38,8 @@ pub const ASSISTANT_SK_PREFIX: &str = "A#";
 pub const CONVERSATION_SK: &str = "C";
 /// The sort-key prefix of message items.
 pub const MESSAGE_SK_PREFIX: &str = "M#";
+/// The sort key of a message pointer.
+pub const MESSAGE_POINTER_SK: &str = "MP";
 /// The partition-key prefix of rate-limit counters.
 pub const COUNTER_PK_PREFIX: &str = "RL#";
 
@@ -58,6 +61,11 @@ pub fn conversation_pk(project: ProjectId, conversation: Uuid) -> String {
 /// The sort key of a message.
 pub fn message_sk(message: Uuid) -> String {
     format!("{MESSAGE_SK_PREFIX}{message}")
+}
+
+/// The partition key of the pointer from a message's id to its conversation.
+pub fn message_pointer_pk(project: ProjectId, message: Uuid) -> String {
+    format!("P#{}#M#{}", project.0, message)
 }
 
 /// The index partition key listing a visitor's conversations.

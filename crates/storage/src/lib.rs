@@ -9,12 +9,15 @@
 pub mod api_keys;
 pub mod aws_https;
 pub mod client;
+pub mod conversations;
 pub mod counters;
 pub mod dynamo;
 pub mod error;
+pub mod feedback;
 pub mod import;
 pub mod items;
 pub mod keys;
+pub mod messages;
 pub mod ports;
 pub mod projects;
 pub mod settings;

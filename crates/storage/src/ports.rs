@@ -7,8 +7,10 @@ use chat_domain::api_key::{KeyDigest, KeyRecord, PublishableKey};
 use chat_domain::assistant::{Assistant, ProjectSettings};
 use chat_domain::conversation::{Conversation, ConversationStatus};
 use chat_domain::ids::{Caller, ProjectId, VisitorId};
+use chat_domain::input::conversations::{ListQuery, MessageQuery};
+use chat_domain::interrupted::InterruptPolicy;
 use chat_domain::limits::Counter;
-use chat_domain::message::{Message, MessageStatus};
+use chat_domain::message::{Feedback, Message, MessageStatus};
 use chat_domain::timestamp::Timestamp;
 use chat_domain::visitor::{DeviceId, Visitor};
 use chat_domain::widget::PublicProject;
@@ -51,6 +53,90 @@ pub trait ConversationCloser: Send + Sync {
     ) -> impl Future<Output = Result<CloseOutcome, StoreError>> + Send;
 }
 
+/// Starts conversations.
+pub trait ConversationStarter: Send + Sync {
+    /// Stores `conversation`, new and empty, for `caller`; an id that exists already is
+    /// refused (`Exists`) with nothing written.
+    fn start_conversation(
+        &self,
+        caller: Caller,
+        conversation: &Conversation,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A page of the conversation list, before it is shown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListedPage {
+    /// Conversations matching the filter, whatever the page.
+    pub total: u64,
+    /// The page, in order, each with its newest message (shown as it is stored).
+    pub data: Vec<(Conversation, Option<Message>)>,
+}
+
+/// Lists a visitor's conversations.
+pub trait ConversationLister: Send + Sync {
+    /// The page `query` names of the caller's conversations.
+    fn list_conversations(
+        &self,
+        caller: Caller,
+        query: &ListQuery,
+    ) -> impl Future<Output = Result<ListedPage, StoreError>> + Send;
+}
+
+/// A page of a conversation's messages.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessagePage {
+    /// The messages, oldest first, interrupted generations shown as `error`.
+    pub messages: Vec<Message>,
+    /// The interrupted generations seen while reading (to repair).
+    pub interrupted: Vec<Uuid>,
+}
+
+/// Lists a conversation's messages and repairs interrupted generations.
+pub trait MessageLister: Send + Sync {
+    /// The page `query` names of the caller's conversation `id`'s messages, oldest first;
+    /// filters apply to messages as shown (an interrupted one is `error`).
+    fn list_messages(
+        &self,
+        caller: Caller,
+        id: Uuid,
+        query: &MessageQuery,
+        policy: InterruptPolicy,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<MessagePage, StoreError>> + Send;
+
+    /// Stores each of `messages` of conversation `id` that is still `streaming` as an
+    /// interrupted `error`; one finished meanwhile is left as it is.
+    fn repair_interrupted(
+        &self,
+        caller: Caller,
+        id: Uuid,
+        messages: &[Uuid],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Where a message is and who may rate it, read in one round trip.
+pub trait FeedbackStore: Send + Sync {
+    /// The pointer of the caller's project's message `id` (`NotFound` without one).
+    fn message_pointer(
+        &self,
+        caller: Caller,
+        id: Uuid,
+    ) -> impl Future<Output = Result<crate::items::message_pointer::MessagePointer, StoreError>> + Send;
+
+    /// Sets (or, with `None`, removes) the feedback of message `id` in conversation
+    /// `conversation_id`; the same feedback again changes nothing. The conversation item is
+    /// not written: its `updatedAt` stays.
+    fn set_feedback(
+        &self,
+        caller: Caller,
+        conversation_id: Uuid,
+        id: Uuid,
+        feedback: Option<Feedback>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 /// What a completion needs to know before it writes, read in one round trip.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TurnContext {
@@ -69,17 +155,24 @@ pub struct ConversationState {
     pub owner: Uuid,
     /// Open or closed.
     pub status: ConversationStatus,
+    /// Whether a human agent handles it (then the assistant does not answer).
+    pub is_human_handled: bool,
 }
 
 /// A turn to store: the visitor's message (complete) and the assistant's (streaming).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewTurn {
-    /// The conversation, created when it does not exist yet.
+    /// The conversation.
     pub conversation_id: Uuid,
+    /// Whether the turn creates the conversation when it does not exist (the completion
+    /// route); otherwise a missing conversation is `NotFound` with nothing written.
+    pub create: bool,
+    /// The title the conversation gets if it has none yet.
+    pub title: Option<String>,
     /// The last user message of the request.
     pub user_message: Message,
-    /// The assistant's message, `streaming` and empty.
-    pub assistant_message: Message,
+    /// The assistant's message, `streaming` and empty; none while a human agent answers.
+    pub assistant_message: Option<Message>,
 }
 
 /// How an assistant message ended.
@@ -113,6 +206,17 @@ pub trait CompletionStore: Send + Sync {
         caller: Caller,
         turn: &NewTurn,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The newest `limit` messages of the caller's conversation `conversation_id`, oldest
+    /// first: the history a model's context is built from (one Query of at most `limit`
+    /// items, whatever the conversation's length). Empty when there is no such
+    /// conversation; ownership is the turn context's to check.
+    fn history(
+        &self,
+        caller: Caller,
+        conversation_id: Uuid,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Message>, StoreError>> + Send;
 
     /// Ends the assistant message of a turn.
     fn finish_message(

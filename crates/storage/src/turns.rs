@@ -1,5 +1,5 @@
 //! The DynamoDB adapter of [`CompletionStore`]: one BatchGetItem before the model, one
-//! TransactWriteItems for the turn, one UpdateItem to finish the assistant message.
+//! TransactWriteItems for the turn (the conversation, both messages and their pointers), one UpdateItem to finish the assistant message.
 
 use std::time::Duration;
 
@@ -21,10 +21,11 @@ use crate::items::conversation::{
     self as conversation_item, LAST_INTERACTION_AT, MOVING, STATUS, UPDATED_AT, VISITOR_ID,
 };
 use crate::items::message::{self as message_item, ERROR, METADATA, PARTS};
+use crate::items::message_pointer;
 use crate::items::{Item, key, key_of, project, string as s};
 use crate::keys::{
-    ASSISTANT_SK_PREFIX, CONVERSATION_SK, PARTITION_KEY, PROJECT_SK, VISITOR_INDEX_SK,
-    assistant_sk, conversation_pk, message_sk, project_pk,
+    ASSISTANT_SK_PREFIX, CONVERSATION_SK, MESSAGE_SK_PREFIX, PARTITION_KEY, PROJECT_SK, SORT_KEY,
+    VISITOR_INDEX_SK, assistant_sk, conversation_pk, message_sk, project_pk,
 };
 use crate::ports::{CompletionStore, ConversationState, MessageOutcome, NewTurn, TurnContext};
 
@@ -101,6 +102,7 @@ impl CompletionStore for DynamoStore {
                     context.conversation = Some(ConversationState {
                         owner: conversation_item::owner_of(item)?,
                         status: conversation_item::status_of(item)?,
+                        is_human_handled: conversation_item::human_handled_of(item)?,
                     })
                 }
                 sk if sk.starts_with(ASSISTANT_SK_PREFIX) => {
@@ -140,6 +142,42 @@ impl CompletionStore for DynamoStore {
                 Ok(()) => return Ok(()),
             }
         }
+    }
+
+    async fn history(
+        &self,
+        caller: Caller,
+        conversation_id: Uuid,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let page = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :m)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":pk", s(conversation_pk(caller.project, conversation_id)))
+            .expression_attribute_values(":m", s(MESSAGE_SK_PREFIX))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(classify)?;
+        // One page: `limit` messages of at most a few tens of KB each stay far below 1 MB
+        // for the budgets the engine allows; a page cut short only shortens the history.
+        let mut messages = page
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| message_item::from_item(conversation_id, item))
+            .collect::<Result<Vec<_>, _>>()?;
+        messages.reverse();
+        Ok(messages)
     }
 
     async fn finish_message(
@@ -215,7 +253,7 @@ impl DynamoStore {
         turn: &NewTurn,
         moving: &[&'static str],
     ) -> Result<(), TurnWriteError> {
-        let now = turn.assistant_message.created_at;
+        let now = turn.user_message.created_at;
         let other = |e: aws_sdk_dynamodb::error::BuildError| {
             TurnWriteError::Store(StoreError::Other(Box::new(e)))
         };
@@ -231,7 +269,12 @@ impl DynamoStore {
             Some(owner) => format!("{owner} AND #status = :open"),
             None => "attribute_exists(#pk) AND #status = :open".to_owned(),
         };
-        let mut condition = format!("attribute_not_exists(#pk) OR ({owned_and_open}");
+        // A turn that may not create the conversation (the send route) needs it to exist.
+        let mut condition = if turn.create {
+            format!("attribute_not_exists(#pk) OR ({owned_and_open}")
+        } else {
+            format!("attribute_exists(#pk) AND ({owned_and_open}")
+        };
         let conversation = if moving.is_empty() {
             let mut check = ConditionCheck::builder()
                 .table_name(self.table())
@@ -255,7 +298,10 @@ impl DynamoStore {
             if moving.contains(&LAST_INTERACTION_AT) {
                 moved.push(VISITOR_INDEX_SK);
             }
-            let fresh = Conversation::new(turn.conversation_id, caller.visitor, now);
+            let mut fresh = Conversation::new(turn.conversation_id, caller.visitor, now);
+            // Set once, like every attribute that does not move: a titled conversation
+            // keeps its title.
+            fresh.title = turn.title.clone();
             let (expression, names, values) =
                 conversation_item::turn_upsert(caller.project, &fresh, &moved);
             for index in 0..moving.len() {
@@ -300,11 +346,30 @@ impl DynamoStore {
                 .map_err(other)?;
             Ok(TransactWriteItem::builder().put(put).build())
         };
-        let writes = vec![
-            conversation,
-            put(&turn.user_message)?,
-            put(&turn.assistant_message)?,
-        ];
+        let pointer = |message: &Message| -> Result<TransactWriteItem, TurnWriteError> {
+            let put = Put::builder()
+                .table_name(self.table())
+                .set_item(Some(message_pointer::attributes(
+                    caller.project,
+                    caller.visitor.0,
+                    message,
+                )))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .build()
+                .map_err(other)?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        // The messages first (their indexes tell a retried turn apart), then the pointers
+        // that let feedback find them by id.
+        let mut writes = vec![conversation, put(&turn.user_message)?];
+        if let Some(answer) = &turn.assistant_message {
+            writes.push(put(answer)?);
+        }
+        writes.push(pointer(&turn.user_message)?);
+        if let Some(answer) = &turn.assistant_message {
+            writes.push(pointer(answer)?);
+        }
         let result = self
             .client()
             .transact_write_items()
@@ -329,8 +394,10 @@ impl DynamoStore {
                 {
                     return Err(TurnWriteError::Conflict);
                 }
-                if code(1) == Some("ConditionalCheckFailed")
-                    || code(2) == Some("ConditionalCheckFailed")
+                if reasons
+                    .iter()
+                    .skip(1)
+                    .any(|r| r.code.as_deref() == Some("ConditionalCheckFailed"))
                 {
                     // The messages exist: an earlier attempt of this very turn was applied.
                     return Ok(());
@@ -352,6 +419,10 @@ impl DynamoStore {
 /// closed (final), or open and the caller's with a time already past the turn's (try again
 /// moving only the times still behind).
 fn refusal_or_newer(old: &Item, caller: Caller, now: String) -> TurnWriteError {
+    if old.is_empty() {
+        // Only a turn that may not create the conversation fails on a missing one.
+        return TurnWriteError::Store(StoreError::NotFound);
+    }
     if let Err(error) = conversation_item::check_access(caller, old) {
         return TurnWriteError::Store(error);
     }

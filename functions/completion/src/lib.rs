@@ -1,5 +1,7 @@
-//! `POST /v2/chat/completions`: one turn of a stored conversation, answered as JSON or as a
-//! UI message stream, by the turn engine (`chat_engine`). This crate parses the request,
+//! `POST /v2/chat/completions` and `POST /v2/conversations/{conversationId}/messages`: one
+//! turn of a stored conversation, answered as JSON or as a UI message stream, by the one
+//! turn engine (`chat_engine`); the first sends its context, the second is answered from
+//! the stored history. This crate parses the request,
 //! wires the engine, and keeps the Lambda Runtime API's connection fast (`runtime_socket`).
 
 pub mod runtime_socket;
@@ -7,17 +9,19 @@ pub mod runtime_socket;
 use std::sync::Arc;
 
 use chat_domain::ids::new_id;
+use chat_domain::input::ConversationId;
 use chat_domain::input::completion::CompletionRequest;
-use chat_edge::request::body;
+use chat_domain::input::send::SendRequest;
+use chat_edge::request::{body, conversation_id};
 use chat_edge::respond::respond;
 use chat_edge::secrets;
 use chat_edge::{Base, Handler, StartupError};
 use chat_engine::settings::TurnSettings;
-use chat_engine::{TurnBody, TurnEngine, TurnRequest};
+use chat_engine::{TurnBody, TurnEngine, TurnInput, TurnRequest};
 use chat_providers::registry::Providers;
 use chat_providers::settings::{OPENAI_KEY_SECRET_VAR, ProviderSettings};
 use chat_storage::ports::{CompletionStore, KeyStore, LimitStore};
-use lambda_http::{Request, Response};
+use lambda_http::{Request, RequestExt, Response};
 
 use runtime_socket::RuntimeApiSockets;
 
@@ -78,16 +82,33 @@ where
             sockets.set_nodelay();
         }
         let engine = &self.engine;
+        // Both answer routes come here; only the send route names a conversation in its path.
+        let sends = req
+            .path_parameters_ref()
+            .and_then(|p| p.first("conversationId"))
+            .is_some();
         respond(req, &engine.edge.cors, async |req, headers| {
             let caller =
                 chat_edge::auth::caller(&engine.edge, &engine.store, req.headers()).await?;
-            let request = CompletionRequest::parse(body(&req)?)?;
-            let turn = TurnRequest {
-                conversation_id: request.conversation_id.unwrap_or_else(new_id),
-                assistant_id: request.assistant_id,
-                user_text: request.last_user_message().to_owned(),
-                context: request.messages,
-                stream: request.stream,
+            let turn = if sends {
+                let ConversationId(id) = conversation_id(&req)?;
+                let request = SendRequest::parse(body(&req)?)?;
+                TurnRequest {
+                    conversation_id: id,
+                    assistant_id: None,
+                    user_text: request.content,
+                    input: TurnInput::Stored(request.page),
+                    stream: request.stream,
+                }
+            } else {
+                let request = CompletionRequest::parse(body(&req)?)?;
+                TurnRequest {
+                    conversation_id: request.conversation_id.unwrap_or_else(new_id),
+                    assistant_id: request.assistant_id,
+                    user_text: request.last_user_message().to_owned(),
+                    input: TurnInput::Messages(request.messages),
+                    stream: request.stream,
+                }
             };
             engine.run(caller, turn, headers).await
         })

@@ -18,6 +18,23 @@ pub const EXPECTED: &[(&str, u16)] = &[
     ("chat-completion-unknown-assistant.json", 422),
     ("chat-completion-last-message-not-user.json", 422),
     ("chat-completion-other-visitor.json", 403),
+    ("chat-completion-send-message.json", 200),
+    ("chat-completion-send-message-stream.json", 200),
+    ("chat-completion-send-message-not-found.json", 404),
+    ("chat-completion-send-message-empty-content.json", 422),
+    ("chat-completion-send-message-other-visitor.json", 403),
+    ("conversations-list.json", 200),
+    ("conversations-list-limit-out-of-range.json", 422),
+    ("conversations-list-unknown-order.json", 400),
+    ("conversations-list-no-token.json", 401),
+    ("conversations-start.json", 201),
+    ("conversations-start-page-url-too-long.json", 422),
+    ("conversations-messages.json", 200),
+    ("conversations-messages-not-found.json", 404),
+    ("conversations-messages-other-visitor.json", 403),
+    ("feedback-unknown-message.json", 404),
+    ("feedback-missing-key.json", 400),
+    ("feedback-no-token.json", 401),
     ("get-conversation.json", 200),
     ("get-conversation-not-found.json", 404),
     ("get-conversation-bad-id.json", 400),
@@ -73,6 +90,12 @@ async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("chat-identity-") {
             let (parts, body) = app.app.identity.handle(request).await.into_parts();
+            (parts.status, parts.headers, body.as_ref().to_vec())
+        } else if name.starts_with("conversations-") {
+            let (parts, body) = app.app.conversations.handle(request).await.into_parts();
+            (parts.status, parts.headers, body.as_ref().to_vec())
+        } else if name.starts_with("feedback-") {
+            let (parts, body) = app.app.feedback.handle(request).await.into_parts();
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("chat-completion") {
             let (parts, body) = app.app.completions.handle(request).await.into_parts();

@@ -148,8 +148,8 @@ async fn exactly_the_limit_succeeds_under_fifty_concurrent_requests() {
     let after = app.snapshot().await;
     assert_eq!(
         after.len() - before.len(),
-        7 * 3,
-        "seven conversations of two messages each"
+        7 * 5,
+        "seven conversations of two messages each, with their pointers"
     );
 }
 

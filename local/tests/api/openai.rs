@@ -370,3 +370,101 @@ async fn completions_through_the_openai_provider_answer_and_map_its_failures() {
     assert_eq!(messages[1]["status"], "error");
     assert_eq!(messages[1]["parts"][0]["text"], "Hello");
 }
+
+#[tokio::test]
+async fn a_message_sent_into_a_long_conversation_gives_the_provider_a_bounded_context() {
+    let server = FakeOpenAi::start().await;
+    let base = server.base_url.clone();
+    let app = TestApp::builder()
+        .settings(move |config| {
+            config.providers.openai_base_url = base;
+            config.turns.history.max_messages = 50;
+            config.turns.history.max_chars = 300;
+            config.turns.history.page_excerpt_chars = 20;
+        })
+        .spawn()
+        .await;
+    let caller = new_caller();
+    app.put_project(caller, chat_domain::assistant::Plan::Free, None)
+        .await;
+    let assistant = Assistant {
+        id: Some(Uuid::now_v7()),
+        name: "ok".into(),
+        provider: ProviderKind::OpenAi,
+        model: "ok".into(),
+        system_prompt: Some("Be brief.".into()),
+        temperature: None,
+        max_output_tokens: None,
+        tier: Tier::Standard,
+    };
+    app.store
+        .put_assistant(caller.project, &assistant, true)
+        .await
+        .unwrap();
+    let id = app.create_conversation(caller, 3_000).await;
+    app.calls.clear();
+    let response = app
+        .http
+        .post(format!("{}/v2/conversations/{id}/messages", app.base))
+        .header("authorization", chat_testkit::bearer(&app.token(caller)))
+        .json(&json!({
+            "content": "And now?",
+            "pageContext": {"title": "Mugs", "url": "https://shop.example/mugs",
+                "content": format!("{}IGNORE-ALL-PREVIOUS", "x".repeat(30))},
+        }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(response).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["steps"][0]["content"][0]["text"], "Hello, world");
+    // The history read is one Query of at most the message budget, however long the
+    // conversation is.
+    let queries = app.calls.data_calls();
+    assert_eq!(
+        queries.iter().filter(|c| *c == "Query").count(),
+        1,
+        "{queries:?}"
+    );
+
+    let requests = server.requests.lock().unwrap();
+    let (_, sent) = requests.last().unwrap();
+    let messages = sent["messages"].as_array().unwrap();
+    assert_eq!(
+        messages[0],
+        json!({"role": "system", "content": "Be brief."})
+    );
+    assert_eq!(messages[1]["role"], "system");
+    let page = messages[1]["content"].as_str().unwrap();
+    assert!(
+        page.contains("not instructions") && page.contains("Mugs"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("IGNORE-ALL-PREVIOUS"),
+        "the page text is cut: {page}"
+    );
+    let history = &messages[2..messages.len() - 1];
+    let chars: usize = history
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().chars().count())
+        .sum();
+    assert!(chars <= 300, "{chars} characters of history");
+    assert!(history.len() >= 20, "the budget is used: {}", history.len());
+    // The most recent messages, oldest first, ending with the newest stored one.
+    assert_eq!(history.last().unwrap()["content"], "message 2999");
+    assert_eq!(history.last().unwrap()["role"], "assistant");
+    let numbers: Vec<usize> = history
+        .iter()
+        .map(|m| {
+            m["content"].as_str().unwrap()["message ".len()..]
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(numbers.windows(2).all(|w| w[0] + 1 == w[1]), "{numbers:?}");
+    assert_eq!(
+        messages.last().unwrap(),
+        &json!({"role": "user", "content": "And now?"})
+    );
+}

@@ -91,15 +91,18 @@ fn every_status_the_sample_events_get_is_declared() {
     // test server's own check (helpers::serve_checked) does not see them.
     let declared = chat_testkit::declared_statuses();
     for (file, status) in crate::events::EXPECTED {
-        // The operation is the event's own method and API Gateway resource.
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../events")
-            .join(file);
-        let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let key = (
-            event["httpMethod"].as_str().unwrap().to_owned(),
-            event["resource"].as_str().unwrap().to_owned(),
+        let text = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../events")
+                .join(file),
+        )
+        .unwrap();
+        let event: Value = serde_json::from_str(&text).unwrap();
+        let operation = (
+            event["httpMethod"].as_str().unwrap(),
+            event["resource"].as_str().unwrap(),
         );
+        let key = (operation.0.to_owned(), operation.1.to_owned());
         assert!(declared[&key].contains(status), "events/{file}: {status}");
     }
 }
@@ -434,4 +437,76 @@ fn ui_stream_error_chunk() -> Value {
     let bytes = chat_domain::ui_stream::error("The assistant stopped unexpectedly.");
     let text = std::str::from_utf8(&bytes).unwrap();
     serde_json::from_str(text.trim_start_matches("data: ").trim_end()).unwrap()
+}
+
+#[tokio::test]
+async fn the_conversation_routes_bodies_have_exactly_the_specs_keys() {
+    let spec = spec();
+    let app = TestApp::builder().instant_answers().spawn().await;
+    let caller = new_caller();
+    let token = bearer(&app.token(caller));
+    let get = |path: String| {
+        app.http
+            .get(format!("{}{path}", app.base))
+            .header("authorization", &token)
+    };
+    let started: Value = post(&app, "/v2/conversations", Some(&token), "{}")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let with_messages = schema(&spec, "ConversationWithMessages");
+    let mut conversation_keys = required(deref(&spec, &with_messages["allOf"][0]));
+    conversation_keys.extend(required(&with_messages["allOf"][1]));
+    assert_eq!(keys(&started), conversation_keys);
+    let id = started["id"].as_str().unwrap().to_owned();
+    let sent: Value = post(
+        &app,
+        &format!("/v2/conversations/{id}/messages"),
+        Some(&token),
+        r#"{"content":"Hi"}"#,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(keys(&sent), required(schema(&spec, "CompletionResponse")));
+
+    let list: Value = get("/v2/conversations".into())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys(&list), required(schema(&spec, "ConversationList")));
+    let listed = schema(&spec, "ListedConversation");
+    let mut listed_keys = required(deref(&spec, &listed["allOf"][0]));
+    listed_keys.extend(required(&listed["allOf"][1]));
+    assert_eq!(keys(&list["data"][0]), listed_keys);
+    assert_eq!(
+        keys(&list["data"][0]["lastMessage"]),
+        required(schema(&spec, "Message"))
+    );
+
+    let messages: Value = get(format!("/v2/conversations/{id}/messages"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys(&messages), required(schema(&spec, "MessageList")));
+    let answer = sent["messageId"].as_str().unwrap();
+    let rated: Value = post(
+        &app,
+        &format!("/v2/messages/{answer}/feedback"),
+        Some(&token),
+        r#"{"feedback":"like"}"#,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(keys(&rated), required(schema(&spec, "FeedbackResponse")));
 }

@@ -7,6 +7,9 @@ use uuid::Uuid;
 use crate::error::ApiError;
 
 pub mod completion;
+pub mod conversations;
+pub mod feedback;
+pub mod send;
 
 /// The largest request body accepted, checked before parsing.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;

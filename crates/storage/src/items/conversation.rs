@@ -24,6 +24,8 @@ pub const STATUS: &str = "status";
 pub const UPDATED_AT: &str = "updatedAt";
 /// The newest message's time (also the index's sort key, `gsi1sk`).
 pub const LAST_INTERACTION_AT: &str = "lastInteractionAt";
+/// Whether a human agent took over.
+pub const IS_HUMAN_HANDLED: &str = "isHumanHandled";
 /// When it was closed.
 pub const CLOSED_AT: &str = "closedAt";
 /// Why it was closed.
@@ -61,7 +63,7 @@ pub fn attributes(project: ProjectId, conversation: &Conversation) -> Item {
         string(conversation.last_interaction_at.to_string()),
     );
     item.insert(
-        "isHumanHandled".into(),
+        IS_HUMAN_HANDLED.into(),
         AttributeValue::Bool(conversation.is_human_handled),
     );
     item.insert(
@@ -147,6 +149,11 @@ pub fn status_of(item: &Item) -> Result<ConversationStatus, StoreError> {
     Reader(item).spelled(STATUS)
 }
 
+/// Whether a human agent handles a conversation item.
+pub fn human_handled_of(item: &Item) -> Result<bool, StoreError> {
+    Reader(item).bool(IS_HUMAN_HANDLED)
+}
+
 /// A conversation from its item (without messages).
 pub fn from_item(item: &Item) -> Result<Conversation, StoreError> {
     let r = Reader(item);
@@ -160,7 +167,7 @@ pub fn from_item(item: &Item) -> Result<Conversation, StoreError> {
         closed_at: r.opt_time(CLOSED_AT)?,
         close_reason: r.opt_str(CLOSE_REASON)?.map(str::to_owned),
         last_interaction_at: r.time(LAST_INTERACTION_AT)?,
-        is_human_handled: r.bool("isHumanHandled")?,
+        is_human_handled: r.bool(IS_HUMAN_HANDLED)?,
         human_agent: r.human_agent()?,
         title: r.opt_str("title")?.map(str::to_owned),
         messages: None,

@@ -17,6 +17,10 @@ pub const ERROR: &str = "error";
 pub const PARTS: &str = "parts";
 /// Model, finish reason and usage, as JSON text.
 pub const METADATA: &str = "metadata";
+/// The visitor's reaction.
+pub const FEEDBACK: &str = "feedback";
+/// When it was given.
+pub const FEEDBACK_AT: &str = "feedbackAt";
 
 /// Every attribute of a message's item.
 pub fn attributes(project: ProjectId, message: &Message) -> Item {
@@ -38,12 +42,12 @@ pub fn attributes(project: ProjectId, message: &Message) -> Item {
     put_opt(&mut item, ERROR, message.error.clone());
     put_opt(
         &mut item,
-        "feedback",
+        FEEDBACK,
         message.feedback.map(|f| f.as_str().to_owned()),
     );
     put_opt(
         &mut item,
-        "feedbackAt",
+        FEEDBACK_AT,
         message.feedback_at.map(|t| t.to_string()),
     );
     put_opt(
@@ -72,8 +76,8 @@ pub fn from_item(chat_id: Uuid, item: &Item) -> Result<Message, StoreError> {
         parts: r.opt_json(PARTS)?.unwrap_or_else(RawJson::empty_list),
         status: r.opt_spelled(STATUS)?,
         error: r.opt_str(ERROR)?.map(str::to_owned),
-        feedback: r.opt_spelled("feedback")?,
-        feedback_at: r.opt_time("feedbackAt")?,
+        feedback: r.opt_spelled(FEEDBACK)?,
+        feedback_at: r.opt_time(FEEDBACK_AT)?,
         metadata: r.opt_json(METADATA)?,
         human_agent: r.human_agent()?,
         page_url: r.opt_str("pageUrl")?.map(str::to_owned),

@@ -18,6 +18,7 @@ use crate::keys::{PARTITION_KEY, SORT_KEY};
 pub mod api_key;
 pub mod conversation;
 pub mod message;
+pub mod message_pointer;
 pub mod project;
 pub mod visitor;
 
