@@ -440,3 +440,17 @@ async fn over_their_limits_the_new_routes_answer_429_and_change_nothing() {
     }
     assert_eq!(app.snapshot().await, before);
 }
+
+#[tokio::test]
+async fn a_completions_first_turn_titles_its_conversation_too() {
+    let app = app().await;
+    let caller = new_caller();
+    let body = json!({"messages": [{"role": "user", "content": "Where\tis my   order?"}]});
+    let (status, answer) = json(app.complete(caller, &body).await).await;
+    assert_eq!(status, 200);
+    let id = answer["conversationId"].as_str().unwrap().to_owned();
+    assert_eq!(app.read(caller, &id).await["title"], "Where is my order?");
+    let again = json!({"messages": [{"role": "user", "content": "Hello?"}], "conversationId": id});
+    assert_eq!(app.complete(caller, &again).await.status(), 200);
+    assert_eq!(app.read(caller, &id).await["title"], "Where is my order?");
+}
