@@ -59,9 +59,7 @@ impl MessageLister for DynamoStore {
                 .map_err(classify)?;
             for item in page.items.unwrap_or_default() {
                 if conversation_item::is_conversation(&item) {
-                    if conversation_item::owner_of(&item)? != caller.visitor.0 {
-                        return Err(StoreError::NotOwner);
-                    }
+                    conversation_item::check_access(caller, &item)?;
                     found_conversation = true;
                     continue;
                 }

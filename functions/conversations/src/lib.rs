@@ -16,7 +16,9 @@ use chat_edge::request::{body, conversation_id, query_param};
 use chat_edge::respond::{json_response, respond};
 use chat_edge::store_errors::{api_error, for_conversation};
 use chat_edge::{Base, Edge, Handler};
-use chat_storage::ports::{ConversationLister, ConversationStarter, LimitStore, MessageLister};
+use chat_storage::ports::{
+    ConversationLister, ConversationStarter, KeyStore, LimitStore, MessageLister,
+};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
@@ -41,13 +43,13 @@ impl Conversations<chat_storage::DynamoStore> {
 
 impl<S> Conversations<S>
 where
-    S: ConversationLister + ConversationStarter + MessageLister + LimitStore,
+    S: ConversationLister + ConversationStarter + MessageLister + LimitStore + KeyStore,
 {
     /// `GET /v2/conversations`: one page of the caller's conversations.
     pub async fn list(&self, req: Request) -> Response<Body> {
         let (store, edge) = (&self.store, &self.edge);
         respond(req, &edge.cors, async |req, headers| {
-            let caller = edge.auth.authenticate(req.headers())?;
+            let caller = chat_edge::auth::caller(edge, store, req.headers()).await?;
             let query = ListQuery::parse(|name| query_param(&req, name))?;
             let (page, limits) = tokio::join!(
                 store.list_conversations(caller, &query),
@@ -93,7 +95,7 @@ where
     pub async fn start(&self, req: Request) -> Response<Body> {
         let (store, edge) = (&self.store, &self.edge);
         respond(req, &edge.cors, async |req, headers| {
-            let caller = edge.auth.authenticate(req.headers())?;
+            let caller = chat_edge::auth::caller(edge, store, req.headers()).await?;
             // Validated, not stored: no object of the API carries a conversation's page;
             // each message records the page it was sent from.
             let _request = StartRequest::parse(body(&req)?)?;
@@ -117,7 +119,7 @@ where
     pub async fn messages(&self, req: Request) -> Response<Body> {
         let (store, edge) = (&self.store, &self.edge);
         respond(req, &edge.cors, async |req, headers| {
-            let caller = edge.auth.authenticate(req.headers())?;
+            let caller = chat_edge::auth::caller(edge, store, req.headers()).await?;
             let ConversationId(id) = conversation_id(&req)?;
             let query = MessageQuery::parse(|name| query_param(&req, name))?;
             let (page, limits) = tokio::join!(
@@ -140,7 +142,7 @@ where
 
 impl<S> Handler for Conversations<S>
 where
-    S: ConversationLister + ConversationStarter + MessageLister + LimitStore,
+    S: ConversationLister + ConversationStarter + MessageLister + LimitStore + KeyStore,
 {
     type Body = Body;
 

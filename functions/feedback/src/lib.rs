@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use chat_domain::ApiError;
+use chat_domain::ids::Access;
 use chat_domain::input::feedback::FeedbackRequest;
 use chat_domain::message::MessageRole;
 use chat_domain::timestamp::Timestamp;
@@ -14,7 +15,7 @@ use chat_edge::respond::{json_response, respond};
 use chat_edge::store_errors::api_error;
 use chat_edge::{Base, Edge, Handler};
 use chat_storage::StoreError;
-use chat_storage::ports::{FeedbackStore, LimitStore};
+use chat_storage::ports::{FeedbackStore, KeyStore, LimitStore};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use uuid::Uuid;
@@ -48,13 +49,13 @@ fn for_message(error: StoreError, id: Uuid) -> ApiError {
     }
 }
 
-impl<S: FeedbackStore + LimitStore> Handler for FeedbackFunction<S> {
+impl<S: FeedbackStore + LimitStore + KeyStore> Handler for FeedbackFunction<S> {
     type Body = Body;
 
     async fn handle(&self, req: Request) -> Response<Body> {
         let (store, edge) = (&self.store, &self.edge);
         respond(req, &edge.cors, async |req, headers| {
-            let caller = edge.auth.authenticate(req.headers())?;
+            let caller = chat_edge::auth::caller(edge, store, req.headers()).await?;
             let id = message_id(&req)?;
             let request = FeedbackRequest::parse(body(&req)?)?;
             // Counted beside the read, and refused before the write: a 429 rated nothing.
@@ -66,8 +67,11 @@ impl<S: FeedbackStore + LimitStore> Handler for FeedbackFunction<S> {
             headers.extend(limits.headers());
             limits.check()?;
             let pointer = pointer.map_err(|e| for_message(e, id))?;
-            if pointer.owner != caller.visitor.0 {
-                return Err(ApiError::Forbidden);
+            match caller.access(pointer.owner) {
+                Access::Allowed => {}
+                Access::NotOwner => return Err(ApiError::Forbidden),
+                // The project's own conversation: for a visitor its messages do not exist.
+                Access::Hidden => return Err(for_message(StoreError::NotFound, id)),
             }
             if pointer.role != MessageRole::Assistant {
                 return Err(ApiError::validation(

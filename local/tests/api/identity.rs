@@ -531,6 +531,25 @@ async fn a_secret_key_has_its_projects_scope_on_the_part_one_routes() {
         .await
         .to_string();
     assert_eq!(app.get(&stranger, Some(&server)).await.status(), 404);
+    // Its list holds the project's own conversations, no visitor's (§9).
+    let (status, list) = json(
+        app.http
+            .get(format!("{}/v2/conversations", app.base))
+            .header("authorization", &server)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [own.as_str()]);
+    assert_eq!(list["total"], 1);
     // A token naming the nil visitor (the project's own id) is refused.
     let nil = Caller {
         project,

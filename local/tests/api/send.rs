@@ -387,3 +387,70 @@ async fn a_client_that_goes_away_mid_stream_still_gets_its_answer_stored() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn over_their_limits_the_new_routes_answer_429_and_change_nothing() {
+    let app = TestApp::builder()
+        .instant_answers()
+        .settings(|config| {
+            config.base.limits.limits.reads_per_visitor = 2;
+            config.base.limits.limits.completions_per_visitor = 1;
+            config.base.limits.window_secs = 3_600;
+        })
+        .spawn()
+        .await;
+    let caller = new_caller();
+    let token = bearer(&app.token(caller));
+    // Two reads-class requests: a start and a send (a completion).
+    let id = started(&app, caller).await;
+    let (status, answer) = json(send(&app, caller, &id, &json!({"content": "Hi"})).await).await;
+    assert_eq!(status, 200);
+    let message = answer["messageId"].as_str().unwrap().to_owned();
+    let list = app
+        .http
+        .get(format!("{}/v2/conversations", app.base))
+        .header("authorization", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 200);
+    let before = app.snapshot().await;
+    let refused = [
+        app.http.get(format!("{}/v2/conversations", app.base)),
+        app.http.post(format!("{}/v2/conversations", app.base)),
+        app.http
+            .get(format!("{}/v2/conversations/{id}/messages", app.base)),
+        app.http
+            .post(format!("{}/v2/messages/{message}/feedback", app.base))
+            .json(&json!({"feedback": "like"})),
+        app.http
+            .post(format!("{}/v2/conversations/{id}/messages", app.base))
+            .json(&json!({"content": "Again"})),
+    ];
+    for request in refused {
+        let response = request
+            .header("authorization", &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 429);
+        assert!(response.headers().contains_key("retry-after"));
+        let (_, error) = json(response).await;
+        assert!(error["error"]["details"]["retryAfter"].is_u64(), "{error}");
+    }
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn a_completions_first_turn_titles_its_conversation_too() {
+    let app = app().await;
+    let caller = new_caller();
+    let body = json!({"messages": [{"role": "user", "content": "Where\tis my   order?"}]});
+    let (status, answer) = json(app.complete(caller, &body).await).await;
+    assert_eq!(status, 200);
+    let id = answer["conversationId"].as_str().unwrap().to_owned();
+    assert_eq!(app.read(caller, &id).await["title"], "Where is my order?");
+    let again = json!({"messages": [{"role": "user", "content": "Hello?"}], "conversationId": id});
+    assert_eq!(app.complete(caller, &again).await.status(), 200);
+    assert_eq!(app.read(caller, &id).await["title"], "Where is my order?");
+}

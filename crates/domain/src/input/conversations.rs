@@ -156,7 +156,12 @@ fn integer(raw: Option<&str>, field: &str, min: u64, max: u64) -> Result<Option<
     if raw.starts_with('-') && digits.bytes().any(|b| b != b'0') {
         return Err(out_of_range());
     }
-    let value = digits.parse::<u64>().map_err(|_| out_of_range())?;
+    let value = match digits.parse::<u64>() {
+        Ok(value) => value,
+        // Past every count, but in an unbounded range (an offset): it skips everything.
+        Err(_) if max == u64::MAX => u64::MAX,
+        Err(_) => return Err(out_of_range()),
+    };
     if value < min || value > max {
         return Err(out_of_range());
     }
@@ -275,6 +280,12 @@ mod tests {
             );
         }
         assert_eq!(list(&[("offset", "-0")]).unwrap().offset, 0);
+        assert_eq!(
+            list(&[("offset", "557486674504255390351360")])
+                .unwrap()
+                .offset,
+            u64::MAX
+        );
     }
 
     #[test]
