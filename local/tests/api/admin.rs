@@ -383,3 +383,141 @@ async fn the_server_listens_on_local_addr_and_its_banner_token_passes_an_issuer_
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
     child.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn keys_and_the_widget_are_managed_from_the_command_line() {
+    let app = app().await;
+    let project = admin(
+        &app,
+        &["create-project", "--plan", "free", "--name", "Acme Store"],
+    )
+    .await;
+    let widget = std::env::temp_dir().join(format!("widget-{}.json", Uuid::now_v7()));
+    std::fs::write(
+        &widget,
+        r##"{"brandColor": "#ff6600", "welcomeMessage": "Welcome to Acme!"}"##,
+    )
+    .unwrap();
+    admin(
+        &app,
+        &[
+            "set-project",
+            "--project",
+            &project,
+            "--widget",
+            widget.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let _ = std::fs::remove_file(&widget);
+    let key = admin(
+        &app,
+        &[
+            "create-key",
+            "--project",
+            &project,
+            "--kind",
+            "publishable",
+            "--label",
+            "shop",
+            "--origin",
+            "https://shop.example/",
+        ],
+    )
+    .await;
+    assert!(key.starts_with("pk_"), "{key}");
+    let run = admin_run(
+        &app,
+        &["create-key", "--project", &project, "--kind", "secret"],
+    )
+    .await;
+    assert!(run.success, "{}", run.stderr);
+    let secret = run.stdout.trim().to_owned();
+    assert!(
+        secret.starts_with("sk_") && run.stderr.contains("only time"),
+        "{}",
+        run.stderr
+    );
+
+    let current = |origin: &'static str| {
+        let (app, key) = (&app, key.clone());
+        async move {
+            json(
+                app.http
+                    .get(format!("{}/v2/projects/current?apiKey={key}", app.base))
+                    .header("origin", origin)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let (status, body) = current("https://shop.example").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "Acme Store");
+    assert_eq!(body["chatWidgetConfig"]["brandColor"], "#ff6600");
+    assert_eq!(
+        body["chatWidgetConfig"]["welcomeMessage"],
+        "Welcome to Acme!"
+    );
+    assert_eq!(
+        body["chatWidgetConfig"]["inputPlaceholder"],
+        "Ask a question…"
+    );
+    assert_eq!(current("https://other.example").await.0, 403);
+
+    // The listing shows both, the secret one by its first characters only.
+    let listing = admin(&app, &["list-keys", "--project", &project]).await;
+    assert!(listing.contains(&key), "{listing}");
+    assert!(
+        listing.contains(&secret[..11]) && !listing.contains(&secret),
+        "{listing}"
+    );
+    assert!(listing.contains("https://shop.example"), "{listing}");
+
+    // Refusals say why and write nothing.
+    let before = app.snapshot().await;
+    for args in [
+        vec![
+            "create-key",
+            "--project",
+            &project,
+            "--kind",
+            "publishable",
+            "--origin",
+            "shop.example",
+        ],
+        vec![
+            "create-key",
+            "--project",
+            &project,
+            "--kind",
+            "secret",
+            "--origin",
+            "https://a.example",
+        ],
+        vec!["revoke-key", "--project", &project, "--key", "pk_nonsense"],
+    ] {
+        let run = admin_run(&app, &args).await;
+        assert!(!run.success && !run.stderr.is_empty(), "{args:?}");
+    }
+    let stranger = Uuid::now_v7().to_string();
+    let run = admin_run(&app, &["revoke-key", "--project", &stranger, "--key", &key]).await;
+    assert!(!run.success, "another project's key is not revoked");
+    assert_eq!(app.snapshot().await, before);
+
+    // Revoked (the server trusts its cache for at most a minute; this one is fresh).
+    admin(
+        &app,
+        &["revoke-key", "--project", &project, "--key", &secret],
+    )
+    .await;
+    let listing = admin(&app, &["list-keys", "--project", &project]).await;
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("secret") && l.contains("revoked")),
+        "{listing}"
+    );
+}

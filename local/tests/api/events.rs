@@ -51,6 +51,8 @@ pub const EXPECTED: &[(&str, u16)] = &[
     ("chat-projects-current-unknown-key.json", 401),
     ("chat-identity-init.json", 201),
     ("chat-identity-init-device-id-too-long.json", 422),
+    ("chat-identity-init-no-key.json", 400),
+    ("chat-identity-init-unknown-key.json", 401),
     ("chat-identity-me.json", 200),
     ("chat-identity-me-no-token.json", 401),
 ];
