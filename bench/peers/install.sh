@@ -50,6 +50,7 @@ else
     debs="build-essential cmake autoconf automake libtool python3"
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
       t=$SECONDS
+      apt-get update -qq >/dev/null
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $debs >/dev/null
       step "apt: build tools" "installed $debs ($(elapsed $t); for aws-lambda-ric's native build)"
     else

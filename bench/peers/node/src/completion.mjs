@@ -151,9 +151,10 @@ function parseBody(event) {
   if (raw.length > MAX_BODY_BYTES) {
     throw unprocessable('body', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
   }
+  const text = raw.toString('utf8');
   let json;
   try {
-    json = JSON.parse(raw.toString('utf8'));
+    json = text.trim() ? JSON.parse(text) : null;
   } catch {
     throw invalid('body', 'the request body is not valid JSON');
   }
