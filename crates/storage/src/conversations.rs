@@ -22,7 +22,6 @@
 //! units than the 100 small reads it saves), besides making every writer of a message
 //! (finishing, feedback, repairs) write the conversation too.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chat_domain::conversation::Conversation;
 use chat_domain::ids::Caller;
 use chat_domain::input::conversations::ListQuery;
@@ -33,12 +32,8 @@ use futures_util::future::try_join_all;
 use crate::dynamo::DynamoStore;
 use crate::error::{StoreError, classify};
 use crate::items::conversation as conversation_item;
-use crate::items::message as message_item;
 use crate::items::string as s;
-use crate::keys::{
-    MESSAGE_SK_PREFIX, PARTITION_KEY, SORT_KEY, VISITOR_INDEX, VISITOR_INDEX_PK, conversation_pk,
-    visitor_gsi_pk,
-};
+use crate::keys::{PARTITION_KEY, VISITOR_INDEX, VISITOR_INDEX_PK, visitor_gsi_pk};
 use crate::ports::{ConversationLister, ConversationStarter, ListedPage};
 
 /// The most pages of the visitor index one list reads (each up to 1 MB).
@@ -137,24 +132,10 @@ impl DynamoStore {
         caller: Caller,
         id: uuid::Uuid,
     ) -> Result<Option<Message>, StoreError> {
-        let page = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :m)")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_values(":pk", s(conversation_pk(caller.project, id)))
-            .expression_attribute_values(":m", AttributeValue::S(MESSAGE_SK_PREFIX.to_owned()))
-            .scan_index_forward(false)
-            .limit(1)
-            .send()
-            .await
-            .map_err(classify)?;
-        page.items
-            .unwrap_or_default()
-            .first()
-            .map(|item| message_item::from_item(id, item))
-            .transpose()
+        Ok(self
+            .newest_messages(caller, id, 1, false)
+            .await?
+            .into_iter()
+            .next())
     }
 }

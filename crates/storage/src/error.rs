@@ -2,6 +2,8 @@
 //! edge does: `chat_edge::store_errors`), and how SDK failures are sorted into it.
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::CancellationReason;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 /// A boxed cause kept for the log.
@@ -76,5 +78,23 @@ where
         StoreError::Unavailable(Box::new(error))
     } else {
         StoreError::Other(Box::new(error))
+    }
+}
+
+/// The reasons DynamoDB gives for cancelling a transaction, item by item, when that is how
+/// it failed; any other failure, sorted as [`classify`] sorts it.
+pub fn cancellation_reasons(
+    error: SdkError<TransactWriteItemsError, HttpResponse>,
+) -> Result<Vec<CancellationReason>, StoreError> {
+    match error {
+        SdkError::ServiceError(failure) if failure.err().is_transaction_canceled_exception() => {
+            match failure.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(canceled) => {
+                    Ok(canceled.cancellation_reasons.unwrap_or_default())
+                }
+                _ => unreachable!("checked above"),
+            }
+        }
+        other => Err(classify(other)),
     }
 }

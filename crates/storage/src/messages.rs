@@ -18,7 +18,7 @@ use crate::error::{StoreError, classify};
 use crate::items::conversation as conversation_item;
 use crate::items::message::{self as message_item, ERROR, STATUS};
 use crate::items::{Item, key, string as s};
-use crate::keys::{PARTITION_KEY, conversation_pk, message_sk};
+use crate::keys::{MESSAGE_SK_PREFIX, PARTITION_KEY, SORT_KEY, conversation_pk, message_sk};
 use crate::ports::{MessageLister, MessagePage};
 
 /// The most 1 MB pages one message list reads: enough for a page of 1,000 messages past
@@ -126,5 +126,42 @@ impl MessageLister for DynamoStore {
             }
         }
         Ok(())
+    }
+}
+
+impl DynamoStore {
+    /// The newest `limit` messages of conversation `id`, newest first, in one Query page
+    /// (strongly consistent when `consistent`): the send route's history and a listed
+    /// conversation's last message.
+    pub(crate) async fn newest_messages(
+        &self,
+        caller: Caller,
+        id: Uuid,
+        limit: usize,
+        consistent: bool,
+    ) -> Result<Vec<chat_domain::message::Message>, StoreError> {
+        let page = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :m)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(
+                ":pk",
+                AttributeValue::S(conversation_pk(caller.project, id)),
+            )
+            .expression_attribute_values(":m", AttributeValue::S(MESSAGE_SK_PREFIX.to_owned()))
+            .scan_index_forward(false)
+            .consistent_read(consistent)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(classify)?;
+        page.items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| message_item::from_item(id, item))
+            .collect()
     }
 }

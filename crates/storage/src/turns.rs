@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
@@ -16,7 +14,7 @@ use chat_domain::message::{Message, text_parts};
 use uuid::Uuid;
 
 use crate::dynamo::DynamoStore;
-use crate::error::{StoreError, classify};
+use crate::error::{StoreError, cancellation_reasons, classify};
 use crate::items::conversation::{
     self as conversation_item, LAST_INTERACTION_AT, MOVING, STATUS, UPDATED_AT, VISITOR_ID,
 };
@@ -24,8 +22,8 @@ use crate::items::message::{self as message_item, ERROR, METADATA, PARTS};
 use crate::items::message_pointer;
 use crate::items::{Item, key, key_of, project, string as s};
 use crate::keys::{
-    ASSISTANT_SK_PREFIX, CONVERSATION_SK, MESSAGE_SK_PREFIX, PARTITION_KEY, PROJECT_SK, SORT_KEY,
-    VISITOR_INDEX_SK, assistant_sk, conversation_pk, message_sk, project_pk,
+    ASSISTANT_SK_PREFIX, CONVERSATION_SK, PARTITION_KEY, PROJECT_SK, VISITOR_INDEX_SK,
+    assistant_sk, conversation_pk, message_sk, project_pk,
 };
 use crate::ports::{CompletionStore, ConversationState, MessageOutcome, NewTurn, TurnContext};
 
@@ -153,29 +151,11 @@ impl CompletionStore for DynamoStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let page = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :m)")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_values(":pk", s(conversation_pk(caller.project, conversation_id)))
-            .expression_attribute_values(":m", s(MESSAGE_SK_PREFIX))
-            .scan_index_forward(false)
-            .consistent_read(true)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(classify)?;
         // One page: `limit` messages of at most a few tens of KB each stay far below 1 MB
         // for the budgets the engine allows; a page cut short only shortens the history.
-        let mut messages = page
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(|item| message_item::from_item(conversation_id, item))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut messages = self
+            .newest_messages(caller, conversation_id, limit, true)
+            .await?;
         messages.reverse();
         Ok(messages)
     }
@@ -378,39 +358,33 @@ impl DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(failure))
-                if failure.err().is_transaction_canceled_exception() =>
-            {
-                let TransactWriteItemsError::TransactionCanceledException(canceled) =
-                    failure.into_err()
-                else {
-                    unreachable!("checked above");
-                };
-                let reasons = canceled.cancellation_reasons.unwrap_or_default();
-                let code = |index: usize| reasons.get(index).and_then(|r| r.code.as_deref());
-                if reasons
-                    .iter()
-                    .any(|r| r.code.as_deref() == Some("TransactionConflict"))
-                {
-                    return Err(TurnWriteError::Conflict);
+            Err(error) => match cancellation_reasons(error) {
+                Err(error) => Err(TurnWriteError::Store(error)),
+                Ok(reasons) => {
+                    let code = |index: usize| reasons.get(index).and_then(|r| r.code.as_deref());
+                    if reasons
+                        .iter()
+                        .any(|r| r.code.as_deref() == Some("TransactionConflict"))
+                    {
+                        return Err(TurnWriteError::Conflict);
+                    }
+                    if reasons
+                        .iter()
+                        .skip(1)
+                        .any(|r| r.code.as_deref() == Some("ConditionalCheckFailed"))
+                    {
+                        // The messages exist: an earlier attempt of this very turn was applied.
+                        return Ok(());
+                    }
+                    if code(0) == Some("ConditionalCheckFailed") {
+                        let old = reasons[0].item.clone().unwrap_or_default();
+                        return Err(refusal_or_newer(&old, caller, now.to_string()));
+                    }
+                    Err(TurnWriteError::Store(StoreError::Other(
+                        format!("turn write canceled: {reasons:?}").into(),
+                    )))
                 }
-                if reasons
-                    .iter()
-                    .skip(1)
-                    .any(|r| r.code.as_deref() == Some("ConditionalCheckFailed"))
-                {
-                    // The messages exist: an earlier attempt of this very turn was applied.
-                    return Ok(());
-                }
-                if code(0) == Some("ConditionalCheckFailed") {
-                    let old = reasons[0].item.clone().unwrap_or_default();
-                    return Err(refusal_or_newer(&old, caller, now.to_string()));
-                }
-                Err(TurnWriteError::Store(StoreError::Other(
-                    format!("turn write canceled: {reasons:?}").into(),
-                )))
-            }
-            Err(error) => Err(TurnWriteError::Store(classify(error))),
+            },
         }
     }
 }

@@ -2,15 +2,13 @@
 //! anonymous visitor in one transaction whose device put is conditional, so two racing
 //! first inits of a device create one visitor.
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use chat_domain::ids::{ProjectId, VisitorId};
 use chat_domain::timestamp::Timestamp;
 use chat_domain::visitor::{DeviceId, Visitor};
 
 use crate::dynamo::DynamoStore;
-use crate::error::{StoreError, classify};
+use crate::error::{StoreError, cancellation_reasons, classify};
 use crate::items::{key, visitor as visitor_item};
 use crate::keys::{DEVICE_SK, PARTITION_KEY, VISITOR_SK, device_pk, visitor_pk};
 use crate::ports::{DeviceVisitor, VisitorStore};
@@ -75,15 +73,8 @@ impl VisitorStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(DeviceVisitor::Created(id)),
-            Err(SdkError::ServiceError(failure))
-                if failure.err().is_transaction_canceled_exception() =>
-            {
-                let TransactWriteItemsError::TransactionCanceledException(canceled) =
-                    failure.into_err()
-                else {
-                    unreachable!("checked above");
-                };
-                let reasons = canceled.cancellation_reasons.unwrap_or_default();
+            Err(error) => {
+                let reasons = cancellation_reasons(error)?;
                 match reasons.first() {
                     Some(reason) if reason.code.as_deref() == Some("ConditionalCheckFailed") => {
                         let old = reason.item.clone().unwrap_or_default();
@@ -106,7 +97,6 @@ impl VisitorStore for DynamoStore {
                     )),
                 }
             }
-            Err(error) => Err(classify(error)),
         }
     }
 
