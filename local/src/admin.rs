@@ -8,6 +8,7 @@ use chat_domain::assistant::{Assistant, Plan, ProjectSettings};
 use chat_domain::ids::ProjectId;
 use chat_domain::timestamp::Timestamp;
 use chat_domain::widget::WidgetConfig;
+use chat_edge::cors::parse_origin;
 use chat_storage::DynamoStore;
 use chat_storage::StoreError;
 use chat_storage::api_keys::KeyChange;
@@ -117,23 +118,16 @@ pub async fn change_key(
     }
 }
 
-/// Origins as browsers send them: `https://host[:port]`, no path.
+/// Origins as browsers send them (`chat_edge::cors::parse_origin`), or what is wrong.
 fn check_origins(origins: Vec<String>) -> Result<Vec<String>, AdminError> {
     origins
         .into_iter()
         .map(|origin| {
-            let trimmed = origin.trim().trim_end_matches('/').to_owned();
-            let host = trimmed
-                .strip_prefix("https://")
-                .or_else(|| trimmed.strip_prefix("http://"));
-            match host {
-                Some(host) if !host.is_empty() && !host.contains(['/', '*', '?', '#', ' ']) => {
-                    Ok(trimmed)
-                }
-                _ => Err(AdminError::Invalid(format!(
+            parse_origin(&origin).ok_or_else(|| {
+                AdminError::Invalid(format!(
                     "{origin:?} is not an origin such as https://www.example.com"
-                ))),
-            }
+                ))
+            })
         })
         .collect()
 }

@@ -37,6 +37,20 @@ pub enum Cors {
     Origins(Vec<String>),
 }
 
+/// `entry` as a browser sends it in `Origin` (`http(s)://host[:port]`, no path), when it
+/// is one: the deployment's allowed origins and a publishable key's are read alike.
+pub fn parse_origin(entry: &str) -> Option<String> {
+    // A browser's Origin never ends in a slash; a copied URL often does.
+    let origin = entry.trim().trim_end_matches('/');
+    let host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))?;
+    let valid = !host.is_empty()
+        && !host.contains(['/', '*', '?', '#'])
+        && !host.chars().any(char::is_whitespace);
+    valid.then(|| origin.to_owned())
+}
+
 impl Cors {
     /// Parses `*` or a comma-separated list of `http(s)://host[:port]` origins.
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -46,22 +60,12 @@ impl Cors {
         }
         let mut origins = Vec::new();
         for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            // A browser's Origin never ends in a slash; a copied URL often does.
-            let origin = entry.trim_end_matches('/');
-            let host = origin
-                .strip_prefix("https://")
-                .or_else(|| origin.strip_prefix("http://"));
-            let valid = host.is_some_and(|h| {
-                !h.is_empty()
-                    && !h.contains(['/', '*', '?', '#'])
-                    && !h.chars().any(char::is_whitespace)
-            });
-            if !valid {
-                return Err(format!(
+            let origin = parse_origin(entry).ok_or_else(|| {
+                format!(
                     "{entry:?} is not an origin such as https://www.example.com (or use * alone)"
-                ));
-            }
-            origins.push(origin.to_owned());
+                )
+            })?;
+            origins.push(origin);
         }
         if origins.is_empty() {
             return Err("no origin given (use * for any)".to_owned());

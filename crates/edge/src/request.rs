@@ -35,11 +35,6 @@ pub fn body(req: &Request) -> Result<&[u8], ApiError> {
     within_body_limit(req.body().as_ref())
 }
 
-/// The query parameter `name`, when given.
-pub fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.query_string_parameters_ref()?.first(name)
-}
-
 /// The request's `Origin` header, when it is text.
 pub fn origin(req: &Request) -> Option<&str> {
     req.headers()

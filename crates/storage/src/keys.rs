@@ -94,7 +94,7 @@ pub fn counter_key(counter: &Counter) -> (String, String) {
     (pk, counter.window.clone())
 }
 
-/// The sort key of key, visitor and device items: one item per partition.
+/// The sort key of an API key item (one item per key partition).
 pub const SINGLE_SK_KEY: &str = "K";
 /// The sort key of a visitor item.
 pub const VISITOR_SK: &str = "V";

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chat_domain::ApiError;
-use chat_domain::api_key::SecretKey;
+use chat_domain::api_key::SECRET_PREFIX;
 use chat_domain::ids::{Caller, VisitorId, new_id};
 use chat_domain::input::json_object_body;
 use chat_domain::limits::OperationClass;
@@ -132,17 +132,12 @@ impl<S: KeyStore + VisitorStore + LimitStore> Identity<S> {
     /// `GET /v2/identity/me`: the visitor a session token names.
     async fn me(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         let token = chat_domain::session::bearer_token(req.headers())?;
-        if let Some(secret) = SecretKey::parse(token) {
-            // A valid secret key has the project's scope, not a visitor's.
-            return match self.edge.keys.secret(&self.store, &secret.digest()).await? {
-                Some(record) if !record.revoked => Err(ApiError::WrongCredential(
-                    "A secret key has no visitor identity; use a session token",
-                )),
-                _ => Err(ApiError::Unauthorized {
-                    reason: "unknown or revoked secret key".into(),
-                    token_presented: true,
-                }),
-            };
+        if token.starts_with(SECRET_PREFIX) {
+            // A valid secret key has the project's scope, not a visitor's; any other is 401.
+            chat_edge::auth::caller(&self.edge, &self.store, req.headers()).await?;
+            return Err(ApiError::WrongCredential(
+                "A secret key has no visitor identity; use a session token",
+            ));
         }
         let claims = self.edge.auth.verify_claims(token)?;
         let visitor = match claims.identified_visitor() {

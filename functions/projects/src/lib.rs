@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chat_edge::api_keys::{allow_key_origin, publishable_key};
-use chat_edge::request::{origin, query};
+use chat_edge::request::{origin, query_param};
 use chat_edge::respond::{json_response, respond};
 use chat_edge::{Base, Edge, Handler};
 use chat_storage::ports::KeyStore;
@@ -42,8 +42,14 @@ impl<S: KeyStore> Handler for CurrentProject<S> {
         let (store, edge) = (&self.store, &self.edge);
         respond(req, &edge.cors, async |req, headers| {
             let origin = origin(&req);
-            let (_, context) =
-                publishable_key(&edge.keys, store, query(&req, "apiKey"), "apiKey", origin).await?;
+            let (_, context) = publishable_key(
+                &edge.keys,
+                store,
+                query_param(&req, "apiKey"),
+                "apiKey",
+                origin,
+            )
+            .await?;
             allow_key_origin(origin, headers);
             let mut response = json_response(http::StatusCode::OK, &context.project);
             response
