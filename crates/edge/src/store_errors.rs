@@ -32,6 +32,11 @@ pub fn for_conversation(error: StoreError, conversation_id: Uuid) -> ApiError {
             resource: "conversation",
             conflicting_field: "status",
         },
+        StoreError::HumanHandled => ApiError::Conflict {
+            message: "A human agent handles this conversation".to_owned(),
+            resource: "conversation",
+            conflicting_field: "isHumanHandled",
+        },
         other => api_error(other),
     }
 }
@@ -47,6 +52,7 @@ mod tests {
             (StoreError::NotFound, 404),
             (StoreError::NotOwner, 403),
             (StoreError::Closed, 409),
+            (StoreError::HumanHandled, 409),
             (StoreError::Throttled("slow".into()), 503),
             (StoreError::Unavailable("down".into()), 503),
             (StoreError::Corrupt("bad".into()), 500),

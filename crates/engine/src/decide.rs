@@ -90,6 +90,7 @@ pub fn new_turn(conversation_id: Uuid, user_text: &str) -> NewTurn {
         title: title_from(user_text),
         user_message,
         assistant_message: Some(assistant_message),
+        unless_human_handled: false,
     }
 }
 

@@ -30,7 +30,7 @@ use chat_edge::respond::{error_response, json_response};
 use chat_edge::store_errors::{api_error, for_conversation};
 use chat_providers::registry::Providers;
 use chat_storage::StoreError;
-use chat_storage::ports::{CompletionStore, LimitStore};
+use chat_storage::ports::{CompletionStore, LimitStore, NewTurn};
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use lambda_http::Response;
@@ -159,20 +159,7 @@ where
             }
         };
         if stored_input && human_handled {
-            // A person answers: the visitor's message is stored, and nobody generates.
-            stored.assistant_message = None;
-            self.store
-                .write_turn(caller, &stored)
-                .await
-                .map_err(|e| for_conversation(e, conversation_id))?;
-            tracing::info!(%conversation_id, "message stored for a human agent");
-            let mut response = Response::new(TurnBody::from(HUMAN_HANDLED_BODY.to_owned()));
-            *response.status_mut() = StatusCode::ACCEPTED;
-            response.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
-            return Ok(with_conversation(response, conversation_id));
+            return self.store_for_agent(caller, stored).await;
         }
         let provider = self.providers.for_assistant(&assistant)?;
         let message_id = stored
@@ -180,10 +167,14 @@ where
             .as_ref()
             .map(|m| m.id)
             .expect("a turn that is answered has an assistant message");
-        self.store
-            .write_turn(caller, &stored)
-            .await
-            .map_err(|e| for_conversation(e, conversation_id))?;
+        // On the send route the write itself makes sure no agent took over since the read.
+        stored.unless_human_handled = stored_input;
+        match self.store.write_turn(caller, &stored).await {
+            // A handoff landed between the read and the write: the agent answers, as if it
+            // had come first.
+            Err(StoreError::HumanHandled) => return self.store_for_agent(caller, stored).await,
+            result => result.map_err(|e| for_conversation(e, conversation_id))?,
+        }
         tracing::info!(%conversation_id, %message_id, model = %assistant.model, provider = assistant.provider.as_str(), stream = turn.stream, "turn stored");
 
         let request = model_request(
@@ -247,6 +238,29 @@ where
                 Ok(with_conversation(error_response(&error), conversation_id))
             }
         }
+    }
+
+    /// While a person answers: the visitor's message is stored, nobody generates, and the
+    /// answer is the contract's 202.
+    async fn store_for_agent(
+        &self,
+        caller: Caller,
+        mut stored: NewTurn,
+    ) -> Result<Response<TurnBody>, ApiError> {
+        let conversation_id = stored.conversation_id;
+        stored.assistant_message = None;
+        self.store
+            .write_turn(caller, &stored)
+            .await
+            .map_err(|e| for_conversation(e, conversation_id))?;
+        tracing::info!(%conversation_id, "message stored for a human agent");
+        let mut response = Response::new(TurnBody::from(HUMAN_HANDLED_BODY.to_owned()));
+        *response.status_mut() = StatusCode::ACCEPTED;
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        Ok(with_conversation(response, conversation_id))
     }
 }
 

@@ -24,6 +24,9 @@ pub enum StoreError {
     /// The conversation is closed and takes no new turn.
     #[error("conversation is closed")]
     Closed,
+    /// A human agent handles the conversation, so the assistant may not answer in it.
+    #[error("conversation is handled by a human agent")]
+    HumanHandled,
     /// DynamoDB throttled the request past the SDK's retries.
     #[error("throttled: {0}")]
     Throttled(#[source] Cause),

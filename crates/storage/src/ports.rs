@@ -173,6 +173,11 @@ pub struct NewTurn {
     pub user_message: Message,
     /// The assistant's message, `streaming` and empty; none while a human agent answers.
     pub assistant_message: Option<Message>,
+    /// Whether the assistant's message may be written only while no human agent handles
+    /// the conversation (the send route): a handoff that lands between the turn's read
+    /// and its write then fails the write with [`StoreError::HumanHandled`], nothing
+    /// written, instead of letting the assistant answer over the agent.
+    pub unless_human_handled: bool,
 }
 
 /// How an assistant message ended.

@@ -16,7 +16,8 @@ use uuid::Uuid;
 use crate::dynamo::DynamoStore;
 use crate::error::{StoreError, cancellation_reasons, classify};
 use crate::items::conversation::{
-    self as conversation_item, LAST_INTERACTION_AT, MOVING, STATUS, UPDATED_AT, VISITOR_ID,
+    self as conversation_item, IS_HUMAN_HANDLED, LAST_INTERACTION_AT, MOVING, STATUS, UPDATED_AT,
+    VISITOR_ID,
 };
 use crate::items::message::{self as message_item, ERROR, METADATA, PARTS};
 use crate::items::message_pointer;
@@ -245,10 +246,14 @@ impl DynamoStore {
         // only ever move forward.
         // The project itself (a secret key) may write any conversation of its own.
         let owner = conversation_item::owner_condition(caller);
-        let owned_and_open = match owner {
+        let mut owned_and_open = match owner {
             Some(owner) => format!("{owner} AND #status = :open"),
             None => "attribute_exists(#pk) AND #status = :open".to_owned(),
         };
+        let ai_only = turn.unless_human_handled && turn.assistant_message.is_some();
+        if ai_only {
+            owned_and_open.push_str(" AND (attribute_not_exists(#human) OR #human = :no)");
+        }
         // A turn that may not create the conversation (the send route) needs it to exist.
         let mut condition = if turn.create {
             format!("attribute_not_exists(#pk) OR ({owned_and_open}")
@@ -265,6 +270,11 @@ impl DynamoStore {
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 );
+            if ai_only {
+                check = check
+                    .expression_attribute_names("#human", IS_HUMAN_HANDLED)
+                    .expression_attribute_values(":no", AttributeValue::Bool(false));
+            }
             check = match owner {
                 Some(_) => check
                     .expression_attribute_names("#visitor", VISITOR_ID)
@@ -304,6 +314,11 @@ impl DynamoStore {
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 );
+            if ai_only {
+                update = update
+                    .expression_attribute_names("#human", IS_HUMAN_HANDLED)
+                    .expression_attribute_values(":no", AttributeValue::Bool(false));
+            }
             if owner.is_some() {
                 update = update
                     .expression_attribute_names("#visitor", VISITOR_ID)
@@ -378,7 +393,7 @@ impl DynamoStore {
                     }
                     if code(0) == Some("ConditionalCheckFailed") {
                         let old = reasons[0].item.clone().unwrap_or_default();
-                        return Err(refusal_or_newer(&old, caller, now.to_string()));
+                        return Err(refusal_or_newer(&old, caller, ai_only, now.to_string()));
                     }
                     Err(TurnWriteError::Store(StoreError::Other(
                         format!("turn write canceled: {reasons:?}").into(),
@@ -389,10 +404,11 @@ impl DynamoStore {
     }
 }
 
-/// Why the conversation's condition failed, from its item as it was: another visitor's or
-/// closed (final), or open and the caller's with a time already past the turn's (try again
-/// moving only the times still behind).
-fn refusal_or_newer(old: &Item, caller: Caller, now: String) -> TurnWriteError {
+/// Why the conversation's condition failed, from its item as it was: another visitor's,
+/// closed, or handed to a human agent while the turn needs the assistant (final), or open
+/// and the caller's with a time already past the turn's (try again moving only the times
+/// still behind).
+fn refusal_or_newer(old: &Item, caller: Caller, ai_only: bool, now: String) -> TurnWriteError {
     if old.is_empty() {
         // Only a turn that may not create the conversation fails on a missing one.
         return TurnWriteError::Store(StoreError::NotFound);
@@ -403,6 +419,11 @@ fn refusal_or_newer(old: &Item, caller: Caller, now: String) -> TurnWriteError {
     match conversation_item::status_of(old) {
         Err(error) => TurnWriteError::Store(error),
         Ok(ConversationStatus::Closed) => TurnWriteError::Store(StoreError::Closed),
+        Ok(ConversationStatus::Open)
+            if ai_only && old.get(IS_HUMAN_HANDLED) == Some(&AttributeValue::Bool(true)) =>
+        {
+            TurnWriteError::Store(StoreError::HumanHandled)
+        }
         Ok(ConversationStatus::Open) => TurnWriteError::Ahead(
             MOVING
                 .iter()

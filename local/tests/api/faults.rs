@@ -10,6 +10,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use chat_storage::items::conversation::IS_HUMAN_HANDLED;
+use chat_storage::items::key;
+use chat_storage::keys::{CONVERSATION_SK, conversation_pk};
 use chat_testkit::{TestApp, bearer, json, new_caller, serve_http, user};
 
 /// What the proxy does to a request for an operation.
@@ -28,10 +32,21 @@ enum Fault {
     /// Answer `502 Bad Gateway` with an HTML page, as a proxy or load balancer in front of
     /// the store does: no DynamoDB error code at all.
     HtmlBadGateway,
+    /// Hold the first such request until the test has done something in between (another
+    /// client's write landing between a handler's read and its write), then pass it on.
+    PauseOnce,
 }
 
-/// Which operations fail, and how.
-type Rules = Arc<Mutex<Vec<(&'static str, Fault)>>>;
+/// Which operations fail, and how; and the two signals of a [`Fault::PauseOnce`].
+#[derive(Default)]
+struct Faults {
+    rules: Mutex<Vec<(&'static str, Fault)>>,
+    paused: tokio::sync::Notify,
+    resume: tokio::sync::Notify,
+}
+
+/// The proxy's faults, shared with the test.
+type Rules = Arc<Faults>;
 
 /// A proxy in front of the engine injecting faults per operation.
 async fn start_proxy(engine: String, rules: Rules) -> String {
@@ -54,13 +69,24 @@ async fn proxy(
     let operation = target.rsplit('.').next().unwrap_or("").to_owned();
     let body = req.into_body().collect().await.unwrap().to_bytes();
     let counter = body.windows(4).any(|w| w == b"\"RL#");
-    let fault = rules
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|(op, _)| *op == "*" || (*op == operation && !counter))
-        .map(|(_, fault)| *fault)
-        .unwrap_or(Fault::None);
+    let fault = {
+        let mut active = rules.rules.lock().unwrap();
+        let found = active
+            .iter()
+            .position(|(op, _)| *op == "*" || (*op == operation && !counter));
+        match found.map(|index| (index, active[index].1)) {
+            Some((index, Fault::PauseOnce)) => {
+                active.remove(index);
+                Fault::PauseOnce
+            }
+            Some((_, fault)) => fault,
+            None => Fault::None,
+        }
+    };
+    if fault == Fault::PauseOnce {
+        rules.paused.notify_one();
+        rules.resume.notified().await;
+    }
     match fault {
         Fault::Throttle => {
             let mut response = hyper::Response::new(Full::new(Bytes::from(
@@ -88,7 +114,7 @@ async fn proxy(
                 .insert("content-type", "text/html".parse().unwrap());
             response
         }
-        Fault::Jitter | Fault::None => {
+        Fault::Jitter | Fault::None | Fault::PauseOnce => {
             if fault == Fault::Jitter {
                 let millis = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 40;
                 tokio::time::sleep(Duration::from_millis(millis)).await;
@@ -123,7 +149,7 @@ async fn faulty_app() -> (TestApp, Rules) {
 async fn faulty_app_with(
     customize: impl FnOnce(&mut chat_local::app::LocalSettings) + Send + 'static,
 ) -> (TestApp, Rules) {
-    let rules: Rules = Arc::new(Mutex::new(Vec::new()));
+    let rules: Rules = Arc::default();
     let proxy_rules = rules.clone();
     let app = TestApp::builder()
         .settings(|config| {
@@ -139,7 +165,7 @@ async fn faulty_app_with(
 }
 
 fn set(rules: &Rules, new: &[(&'static str, Fault)]) {
-    *rules.lock().unwrap() = new.to_vec();
+    *rules.rules.lock().unwrap() = new.to_vec();
 }
 
 async fn assert_503(response: reqwest::Response) {
@@ -394,4 +420,52 @@ async fn provider_timeouts_and_refused_connections_are_503_in_both_modes_with_th
             assert_eq!(messages[1]["status"], "error");
         }
     }
+}
+
+#[tokio::test]
+async fn a_handoff_between_a_sends_read_and_its_write_leaves_the_answer_to_the_agent() {
+    let (app, rules) = faulty_app().await;
+    let caller = new_caller();
+    let id = app.create_conversation(caller, 2).await;
+    set(&rules, &[("TransactWriteItems", Fault::PauseOnce)]);
+    let send = {
+        let (http, base, token) = (app.http.clone(), app.base.clone(), app.token(caller));
+        tokio::spawn(async move {
+            http.post(format!("{base}/v2/conversations/{id}/messages"))
+                .header("authorization", bearer(&token))
+                .json(&json!({"content": "Still there?", "stream": true}))
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    // The send has read the conversation as the assistant's; an agent takes it over now.
+    rules.paused.notified().await;
+    app.dynamo
+        .update_item()
+        .table_name(&app.table)
+        .set_key(Some(key(
+            conversation_pk(caller.project, id),
+            CONVERSATION_SK,
+        )))
+        .update_expression("SET #human = :yes")
+        .expression_attribute_names("#human", IS_HUMAN_HANDLED)
+        .expression_attribute_values(":yes", AttributeValue::Bool(true))
+        .send()
+        .await
+        .unwrap();
+    rules.resume.notify_one();
+    let response = send.await.unwrap();
+    assert_eq!(response.status(), 202);
+    assert_eq!(response.text().await.unwrap(), "Message sent");
+    let stored = app.read(caller, &id.to_string()).await;
+    let messages = stored["messages"].as_array().unwrap();
+    assert_eq!(
+        messages.len(),
+        3,
+        "the two before and the visitor's: {stored}"
+    );
+    assert_eq!(messages[2]["role"], "user");
+    assert_eq!(messages[2]["parts"][0]["text"], "Still there?");
+    assert_eq!(stored["isHumanHandled"], true);
 }
