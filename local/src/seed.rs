@@ -25,6 +25,15 @@ pub const DEMO_PROJECT: Uuid = uuid!("0192f0a0-0000-7000-8000-00000000d001");
 pub const DEMO_VISITOR: Uuid = uuid!("0192f0a0-0000-7000-8000-00000000d002");
 /// The demo conversation.
 pub const DEMO_CONVERSATION: Uuid = uuid!("0192f0a0-0000-7000-8000-00000000d003");
+/// The demo conversation's messages, oldest first: fixed, so sample events can name them.
+pub const DEMO_MESSAGES: [Uuid; 4] = [
+    uuid!("0192f0a0-0000-7000-8000-00000000e001"),
+    uuid!("0192f0a0-0000-7000-8000-00000000e002"),
+    uuid!("0192f0a0-0000-7000-8000-00000000e003"),
+    uuid!("0192f0a0-0000-7000-8000-00000000e004"),
+];
+/// The demo conversation's first answer (what the feedback sample event rates).
+pub const DEMO_ANSWER: Uuid = DEMO_MESSAGES[1];
 
 /// The demo project's default assistant: standard tier, offline provider.
 pub const DEMO_ASSISTANT: Uuid = uuid!("0192f0a0-0000-7000-8000-00000000a001");
@@ -103,7 +112,7 @@ pub async fn seed_demo(store: &DynamoStore) -> Result<(), String> {
     for (index, (role, text)) in EXCHANGE.iter().enumerate() {
         let at = Timestamp::from_unix_millis(start + index as i64 * 5_000);
         messages.push(Message::text(
-            id_at(at),
+            DEMO_MESSAGES[index],
             DEMO_CONVERSATION,
             *role,
             text,
@@ -176,16 +185,6 @@ pub async fn seed_demo(store: &DynamoStore) -> Result<(), String> {
     }
 }
 
-/// A UUIDv7 carrying `at` as its time, so ids and `createdAt` agree.
-fn id_at(at: Timestamp) -> Uuid {
-    let millis = at.unix_millis() as u64;
-    Uuid::new_v7(uuid::Timestamp::from_unix(
-        uuid::NoContext,
-        millis / 1_000,
-        (millis % 1_000) as u32 * 1_000_000,
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +193,16 @@ mod tests {
     fn the_demo_key_names_the_demo_project() {
         let key = PublishableKey::parse(DEMO_PUBLISHABLE_KEY).expect("a publishable key");
         assert_eq!(key.project(), ProjectId(DEMO_PROJECT));
+    }
+
+    #[test]
+    fn the_demo_messages_sort_in_their_order_and_the_answer_is_an_answer() {
+        assert!(DEMO_MESSAGES.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(DEMO_MESSAGES.iter().all(|id| id.get_version_num() == 7));
+        let answer = DEMO_MESSAGES.iter().position(|id| *id == DEMO_ANSWER);
+        assert_eq!(
+            answer.map(|index| EXCHANGE[index].0),
+            Some(MessageRole::Assistant)
+        );
     }
 }

@@ -32,6 +32,7 @@ pub const EXPECTED: &[(&str, u16)] = &[
     ("conversations-messages.json", 200),
     ("conversations-messages-not-found.json", 404),
     ("conversations-messages-other-visitor.json", 403),
+    ("feedback-like.json", 200),
     ("feedback-unknown-message.json", 404),
     ("feedback-missing-key.json", 400),
     ("feedback-no-token.json", 401),
