@@ -410,6 +410,14 @@ def check_functions(r: Report, root: Path, template: dict[str, Any], table: str 
     bins = cargo_bins(root)
     members = tomllib.loads((root / "Cargo.toml").read_text(encoding="utf-8"))["workspace"]["members"]
     deployed: dict[str, str] = {}
+    architecture = template.get("Parameters", {}).get("Architecture", {})
+    r.equal("Architecture parameter default", architecture.get("Default"), "arm64", "the design (Graviton)")
+    r.equal(
+        "Architecture parameter values",
+        architecture.get("AllowedValues"),
+        ["arm64", "x86_64"],
+        "what scripts/sam-build.sh builds",
+    )
     for logical_id, resource in resources_of(template, "AWS::Serverless::Function").items():
         props = function_properties(template, resource.get("Properties", {}))
         meta = resource.get("Metadata", {})
@@ -418,7 +426,12 @@ def check_functions(r: Report, root: Path, template: dict[str, Any], table: str 
         label = f"{logical_id} ({binary})"
         r.equal(f"{label} build method", meta.get("BuildMethod"), "rust-cargolambda", "cargo-lambda builds")
         r.equal(f"{label} runtime", props.get("Runtime"), "provided.al2023", "the design")
-        r.equal(f"{label} architectures", props.get("Architectures"), ["arm64"], "the design")
+        r.equal(
+            f"{label} architectures",
+            props.get("Architectures"),
+            [{"Ref": "Architecture"}],
+            "the Architecture parameter",
+        )
         r.equal(f"{label} handler", props.get("Handler"), "bootstrap", "cargo-lambda's output")
         if not r.check(binary in ROUTES, f"{label} is one of the API's functions", f"expected one of {sorted(ROUTES)}"):
             continue

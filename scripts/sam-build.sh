@@ -6,6 +6,9 @@
 # .aws-sam/build/template.yaml, which `sam deploy` uploads.
 #
 #   scripts/sam-build.sh                   build every function; fails if a crate is missing
+#   scripts/sam-build.sh --x86_64          build for x86_64 (the template's Architecture
+#                                          parameter), where the arm64 standard library cannot
+#                                          be installed; CI does this on every change
 #   scripts/sam-build.sh --only-existing   build only the functions whose crate exists (the
 #                                          others are left out of .aws-sam/build/template.yaml:
 #                                          not for deploying)
@@ -19,12 +22,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 only_existing=false
+architecture=arm64
 sam_args=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --only-existing) only_existing=true; shift ;;
         --) shift; sam_args=("$@"); break ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        --x86_64) architecture=x86_64; shift ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -32,7 +37,7 @@ done
 source scripts/lib/deploy-tools.sh
 ensure_deploy_tools deploy-requirements.txt build-requirements.txt
 
-target=aarch64-unknown-linux-gnu
+if [[ "$architecture" == arm64 ]]; then target=aarch64-unknown-linux-gnu; else target=x86_64-unknown-linux-gnu; fi
 if command -v rustup >/dev/null; then
     if ! rustup target list --installed | grep -qx "$target"; then
         echo "--- rustup target add $target"
@@ -74,15 +79,19 @@ EOF
 
 echo "--- sam build ($(sam --version); $(cargo lambda --version))"
 # --base-dir: CodeUri paths stay relative to the repository when the template is a copy.
-sam build --template-file "$template" --base-dir . "${sam_args[@]}"
+sam build --template-file "$template" --base-dir . \
+    --parameter-overrides "Architecture=$architecture" "${sam_args[@]}"
 
 echo "--- built bootstraps"
 status=0
 for bootstrap in .aws-sam/build/*/bootstrap; do
     [[ -e "$bootstrap" ]] || { echo "no bootstrap was built" >&2; exit 1; }
-    # ELF e_machine 183 = AArch64
+    # ELF e_machine: 183 = AArch64, 62 = x86-64
     machine="$(python -c 'import sys; d=open(sys.argv[1],"rb").read(20); print(int.from_bytes(d[18:20],"little") if d[:4]==b"\x7fELF" else -1)' "$bootstrap")"
-    if [[ "$machine" == 183 ]]; then arch=arm64; else arch="NOT arm64 (e_machine $machine)"; status=1; fi
+    case "$architecture:$machine" in
+        arm64:183 | x86_64:62) arch="$architecture" ;;
+        *) arch="NOT $architecture (e_machine $machine)"; status=1 ;;
+    esac
     printf '%10d bytes  %s  %s\n' "$(stat -c %s "$bootstrap")" "$arch" "$bootstrap"
 done
 if $only_existing; then
