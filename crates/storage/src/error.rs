@@ -24,6 +24,9 @@ pub enum StoreError {
     /// The conversation is closed and takes no new turn.
     #[error("conversation is closed")]
     Closed,
+    /// The conversation is not handled by a human agent, so no agent may write into it.
+    #[error("conversation is not handled by a human agent")]
+    NotHumanHandled,
     /// DynamoDB throttled the request past the SDK's retries.
     #[error("throttled: {0}")]
     Throttled(#[source] Cause),

@@ -2,6 +2,7 @@
 //! real AWS SDK client: one test binary, one stack per test.
 
 mod admin;
+mod agent_store;
 mod auth;
 mod bedrock;
 mod close;

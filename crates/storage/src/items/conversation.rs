@@ -26,6 +26,8 @@ pub const UPDATED_AT: &str = "updatedAt";
 pub const LAST_INTERACTION_AT: &str = "lastInteractionAt";
 /// Whether a human agent took over.
 pub const IS_HUMAN_HANDLED: &str = "isHumanHandled";
+/// The human agent who took over (a map of `name` and `image`).
+pub const HUMAN_AGENT: &str = "humanAgent";
 /// When it was closed.
 pub const CLOSED_AT: &str = "closedAt";
 /// Why it was closed.
@@ -82,7 +84,7 @@ pub fn attributes(project: ProjectId, conversation: &Conversation) -> Item {
     put_opt(&mut item, CLOSE_REASON, conversation.close_reason.clone());
     put_opt(&mut item, "title", conversation.title.clone());
     if let Some(agent) = &conversation.human_agent {
-        item.insert("humanAgent".into(), human_agent_value(agent));
+        item.insert(HUMAN_AGENT.into(), human_agent_value(agent));
     }
     item
 }
