@@ -62,6 +62,11 @@ ROUTES = {
     "feedback": [("POST", "/v2/messages/{messageId}/feedback", False)],
     "chat-projects": [("GET", "/v2/projects/current", False)],
     "chat-identity": [("POST", "/v2/identity/init", False), ("GET", "/v2/identity/me", False)],
+    "chat-agents": [
+        ("POST", "/v2/conversations/{conversationId}/handoff", False),
+        ("POST", "/v2/conversations/{conversationId}/agent-messages", False),
+        ("POST", "/v2/conversations/{conversationId}/release", False),
+    ],
 }
 
 # The DynamoDB actions each function's code uses, no more. TransactWriteItems is no IAM action:
@@ -74,6 +79,7 @@ DYNAMODB_ACTIONS = {
     "chat-identity": {"BatchGetItem", "GetItem", "PutItem", "UpdateItem"},
     "conversations": {"Query", "GetItem", "PutItem", "UpdateItem"},
     "feedback": {"GetItem", "UpdateItem"},
+    "chat-agents": {"GetItem", "UpdateItem", "PutItem", "ConditionCheckItem"},
 }
 
 # Other actions a function may hold (the signing-key secret is required for every function).
@@ -85,6 +91,7 @@ OTHER_ACTIONS = {
     "chat-identity": {"secretsmanager:GetSecretValue"},
     "conversations": {"secretsmanager:GetSecretValue"},
     "feedback": {"secretsmanager:GetSecretValue"},
+    "chat-agents": {"secretsmanager:GetSecretValue"},
 }
 
 # Crates that may be missing on this branch while they are written elsewhere: their function

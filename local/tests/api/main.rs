@@ -3,6 +3,7 @@
 
 mod admin;
 mod agent_store;
+mod agents;
 mod auth;
 mod bedrock;
 mod close;
