@@ -670,3 +670,38 @@ async fn session_tokens_are_403_and_missing_or_bad_credentials_401_on_every_agen
         401
     );
 }
+
+#[tokio::test]
+async fn over_the_read_limit_an_agent_route_is_429_and_writes_nothing() {
+    let app = TestApp::builder()
+        .env("RATE_LIMIT_READS_PER_PROJECT", "2")
+        .spawn()
+        .await;
+    let visitor = new_caller();
+    let agent = bearer(&secret_key(&app, visitor.project).await);
+    let id = app.create_conversation(visitor, 2).await.to_string();
+    for _ in 0..2 {
+        let response = agent_post(&app, Some(&agent), &id, "handoff", Some(dana())).await;
+        assert_eq!(response.status(), 200);
+    }
+    let before = app.snapshot().await;
+    for (action, body) in [
+        ("handoff", Some(json!({"humanAgent": {"name": "Eli"}}))),
+        ("agent-messages", Some(json!({"content": "Hi"}))),
+        ("release", None),
+    ] {
+        let response = agent_post(&app, Some(&agent), &id, action, body).await;
+        assert!(response.headers().contains_key("retry-after"), "{action}");
+        let (status, body) = json(response).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (429, Some("RATE_LIMIT_EXCEEDED")),
+            "{action}"
+        );
+    }
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "nothing written past the limit"
+    );
+}
