@@ -363,7 +363,10 @@ def check_table(r: Report, root: Path, template: dict[str, Any]) -> str | None:
     keys = "crates/storage/src/keys.rs"
     table_rs = (root / source).read_text(encoding="utf-8")
     consts = dict(CONST_RE.findall((root / keys).read_text(encoding="utf-8")))
-    wanted = ["PARTITION_KEY", "SORT_KEY", "VISITOR_INDEX", "VISITOR_INDEX_PK", "VISITOR_INDEX_SK", "TTL_ATTRIBUTE"]
+    wanted = [
+        "PARTITION_KEY", "SORT_KEY", "VISITOR_INDEX", "VISITOR_INDEX_PK", "VISITOR_INDEX_SK",
+        "PROJECT_INDEX", "PROJECT_INDEX_PK", "PROJECT_INDEX_SK", "TTL_ATTRIBUTE",
+    ]
     missing = [c for c in wanted if c not in consts]
     if not r.check(not missing, f"{keys} defines {', '.join(wanted)}", f"not found: {missing}; update this script"):
         return None
@@ -382,19 +385,21 @@ def check_table(r: Report, root: Path, template: dict[str, Any]) -> str | None:
     p = table.get("Properties", {})
     pk, sk = consts["PARTITION_KEY"], consts["SORT_KEY"]
     ipk, isk, index = consts["VISITOR_INDEX_PK"], consts["VISITOR_INDEX_SK"], consts["VISITOR_INDEX"]
+    ppk, psk, pindex = consts["PROJECT_INDEX_PK"], consts["PROJECT_INDEX_SK"], consts["PROJECT_INDEX"]
     r.equal("table key schema", key_schema(p.get("KeySchema")), [(pk, "HASH"), (sk, "RANGE")], source)
     r.equal(
         "table attribute definitions (all strings)",
         sorted((a.get("AttributeName"), a.get("AttributeType")) for a in p.get("AttributeDefinitions", [])),
-        sorted([(pk, "S"), (sk, "S"), (ipk, "S"), (isk, "S")]),
+        sorted({(pk, "S"), (sk, "S"), (ipk, "S"), (isk, "S"), (ppk, "S"), (psk, "S")}),
         source,
     )
     gsis = p.get("GlobalSecondaryIndexes", [])
-    r.equal("index names", [g.get("IndexName") for g in gsis], [index], source)
+    r.equal("index names", [g.get("IndexName") for g in gsis], [index, pindex], source)
     for g in gsis:
-        if g.get("IndexName") == index:
-            r.equal(f"index {index} key schema", key_schema(g.get("KeySchema")), [(ipk, "HASH"), (isk, "RANGE")], source)
-            r.equal(f"index {index} projection", g.get("Projection", {}).get("ProjectionType"), "ALL", source)
+        for index_name, hash_key, range_key in [(index, ipk, isk), (pindex, ppk, psk)]:
+            if g.get("IndexName") == index_name:
+                r.equal(f"index {index_name} key schema", key_schema(g.get("KeySchema")), [(hash_key, "HASH"), (range_key, "RANGE")], source)
+                r.equal(f"index {index_name} projection", g.get("Projection", {}).get("ProjectionType"), "ALL", source)
     ttl = p.get("TimeToLiveSpecification", {})
     r.equal("TTL attribute", ttl.get("AttributeName"), consts["TTL_ATTRIBUTE"], source)
     r.equal("TTL enabled", ttl.get("Enabled"), True, source)

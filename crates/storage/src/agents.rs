@@ -29,7 +29,10 @@ use crate::items::conversation::{
 use crate::items::{
     Item, human_agent_value, key, message as message_item, message_pointer, string as s,
 };
-use crate::keys::{CONVERSATION_SK, PARTITION_KEY, VISITOR_INDEX_SK, conversation_pk};
+use crate::keys::{
+    CONVERSATION_SK, PARTITION_KEY, PROJECT_INDEX_PK, VISITOR_INDEX_SK, conversation_pk,
+    project_gsi_pk,
+};
 use crate::ports::AgentStore;
 
 /// Attempts of an agent message that lost a race (another transaction on the conversation,
@@ -66,7 +69,11 @@ impl AgentStore for DynamoStore {
                 conversation_pk(caller.project, id),
                 CONVERSATION_SK,
             )))
-            .update_expression("SET #handled = :true, #agent = :agent, #updatedAt = :now")
+            .update_expression(
+                "SET #handled = :true, #agent = :agent, #updatedAt = :now, #projectIndex = :projectIndex",
+            )
+            .expression_attribute_names("#projectIndex", PROJECT_INDEX_PK)
+            .expression_attribute_values(":projectIndex", s(project_gsi_pk(caller.project)))
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_names("#handled", IS_HUMAN_HANDLED)
@@ -121,7 +128,11 @@ impl AgentStore for DynamoStore {
                 conversation_pk(caller.project, id),
                 CONVERSATION_SK,
             )))
-            .update_expression("SET #handled = :false, #updatedAt = :now REMOVE #agent")
+            .update_expression(
+                "SET #handled = :false, #updatedAt = :now, #projectIndex = :projectIndex REMOVE #agent",
+            )
+            .expression_attribute_names("#projectIndex", PROJECT_INDEX_PK)
+            .expression_attribute_values(":projectIndex", s(project_gsi_pk(caller.project)))
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#handled", IS_HUMAN_HANDLED)
             .expression_attribute_names("#agent", HUMAN_AGENT)
@@ -310,6 +321,7 @@ impl DynamoStore {
                 .expression_attribute_values(":visitor", s(caller.visitor.0.to_string()));
         }
         let conversation = if set.is_empty() {
+            // (Only this rare case leaves the project index attribute to the next write.)
             // Both times are already past the message's (a later message committed first):
             // the condition alone guards the write.
             let mut check = aws_sdk_dynamodb::types::ConditionCheck::builder()
@@ -340,7 +352,10 @@ impl DynamoStore {
                 .condition_check(check.build().map_err(other)?)
                 .build()
         } else {
+            set.push("#projectIndex = :projectIndex".to_owned());
             let update = update
+                .expression_attribute_names("#projectIndex", PROJECT_INDEX_PK)
+                .expression_attribute_values(":projectIndex", s(project_gsi_pk(caller.project)))
                 .update_expression(format!("SET {}", set.join(", ")))
                 .condition_expression(condition.join(" AND "))
                 .expression_attribute_values(":now", now);

@@ -73,9 +73,11 @@ pub struct ListedPage {
     pub data: Vec<(Conversation, Option<Message>)>,
 }
 
-/// Lists a visitor's conversations.
+/// Lists a visitor's conversations, or a project's.
 pub trait ConversationLister: Send + Sync {
-    /// The page `query` names of the caller's conversations.
+    /// The page `query` names of the caller's conversations, or with `scope=project` of
+    /// every conversation of the caller's project (whether the caller may ask is not
+    /// checked here).
     fn list_conversations(
         &self,
         caller: Caller,

@@ -705,3 +705,225 @@ async fn over_the_read_limit_an_agent_route_is_429_and_writes_nothing() {
         "nothing written past the limit"
     );
 }
+
+/// `GET /v2/conversations?<query>` with `auth`.
+async fn list(app: &TestApp, auth: &str, query: &str) -> (u16, Value) {
+    json(
+        app.http
+            .get(format!("{}/v2/conversations?{query}", app.base))
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn scope_project_pages_through_every_visitors_conversations_both_ways() {
+    let app = TestApp::builder().spawn().await;
+    let first = new_caller();
+    let project = first.project;
+    let agent = bearer(&secret_key(&app, project).await);
+    let mut all = Vec::new();
+    for visitor in 0..3 {
+        let caller = Caller {
+            project,
+            visitor: if visitor == 0 {
+                first.visitor
+            } else {
+                VisitorId(Uuid::now_v7())
+            },
+        };
+        for n in 0..15 {
+            // Some with messages (their lastMessage), most without; equal times break by id.
+            all.push(app.create_conversation(caller, n % 3).await.to_string());
+        }
+    }
+    // The project's own conversation (made with its key) is one of the project's too.
+    let own = app
+        .create_conversation(Caller::project_scope(ProjectId(project.0)), 1)
+        .await
+        .to_string();
+    all.push(own.clone());
+    // Another project's conversations never appear.
+    let elsewhere = app.create_conversation(new_caller(), 1).await.to_string();
+    all.sort();
+
+    // Warm the key cache and the limit overrides, so the list's own calls are counted.
+    list(&app, &agent, "scope=project&limit=1").await;
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    for dir in ["desc", "asc"] {
+        let mut pages = Vec::new();
+        let mut offset = 0;
+        loop {
+            app.calls.clear();
+            let (status, page) = list(
+                &app,
+                &agent,
+                &format!("scope=project&limit=20&offset={offset}&orderDir={dir}"),
+            )
+            .await;
+            assert_eq!(status, 200, "{page}");
+            // One bounded Query of the index beside the counters, then the newest messages.
+            assert_eq!(app.calls.round_trips(), 2, "{:?}", app.calls.entries());
+            let data = app.calls.data_calls();
+            assert_eq!(
+                data.iter().filter(|c| *c == "Query").count(),
+                1 + page["data"].as_array().unwrap().len(),
+                "{data:?}"
+            );
+            assert_eq!(page["total"], 46);
+            assert_eq!(
+                (page["limit"].as_u64(), page["offset"].as_u64()),
+                (Some(20), Some(offset))
+            );
+            for listed in page["data"].as_array().unwrap() {
+                let has_messages = listed["lastMessage"].is_object();
+                assert_eq!(listed["lastMessage"].is_null(), !has_messages);
+                assert!(listed.get("messages").is_none());
+            }
+            pages.extend(ids(&page));
+            if page["total"].as_u64().unwrap() <= offset + 20 {
+                break;
+            }
+            offset += 20;
+        }
+        assert_eq!(offset, 40, "three pages: 20, 20, 6");
+        let mut sorted = pages.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(
+            sorted, all,
+            "{dir}: every conversation once, no other project's"
+        );
+        assert!(!pages.contains(&elsewhere));
+        seen.push(pages);
+    }
+    let mut reversed = seen[1].clone();
+    reversed.reverse();
+    assert_eq!(
+        seen[0], reversed,
+        "ascending is descending backwards: ties by id both ways"
+    );
+
+    // Filters and orders apply as for a visitor's list.
+    let (status, by_title) = list(
+        &app,
+        &agent,
+        "scope=project&orderBy=id&orderDir=asc&limit=100",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(&by_title), all);
+    let (status, closed) = list(&app, &agent, "scope=project&status=closed").await;
+    assert_eq!((status, closed["total"].as_u64()), (200, Some(0)));
+
+    // Without scope, a secret key lists only the conversations no visitor owns (§9).
+    let (status, mine) = list(&app, &agent, "limit=100").await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(&mine), [own]);
+    // A visitor's own list is unchanged: its 15.
+    let (status, theirs) = list(&app, &bearer(&app.token(first)), "limit=100").await;
+    assert_eq!((status, theirs["total"].as_u64()), (200, Some(15)));
+}
+
+#[tokio::test]
+async fn scope_project_with_a_session_token_is_403_and_a_bad_scope_400() {
+    let app = TestApp::builder().spawn().await;
+    let visitor = new_caller();
+    app.create_conversation(visitor, 1).await;
+    let token = bearer(&app.token(visitor));
+    let (status, body) = json(
+        app.http
+            .get(format!("{}/v2/conversations?scope=project", app.base))
+            .header("authorization", &token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]),
+        (
+            403,
+            &json!({"message": conversations::PROJECT_SCOPE_REFUSAL, "code": "FORBIDDEN"})
+        )
+    );
+    let agent = bearer(&secret_key(&app, visitor.project).await);
+    for auth in [&token, &agent] {
+        let (status, body) = list(&app, auth, "scope=everything").await;
+        assert_eq!(
+            (status, body["error"]["details"]["field"].as_str()),
+            (400, Some("scope"))
+        );
+    }
+    let response = app
+        .http
+        .get(format!("{}/v2/conversations?scope=project", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn a_conversation_stored_before_the_project_index_joins_it_at_its_next_write() {
+    let app = TestApp::builder().instant_answers().spawn().await;
+    let visitor = new_caller();
+    let agent = bearer(&secret_key(&app, visitor.project).await);
+    let legacy = |id: String| {
+        let app = &app;
+        async move {
+            // As a conversation written before the index existed: without its attribute.
+            app.dynamo
+                .update_item()
+                .table_name(&app.table)
+                .key(
+                    "pk",
+                    chat_storage::items::string(chat_storage::keys::conversation_pk(
+                        visitor.project,
+                        Uuid::parse_str(&id).unwrap(),
+                    )),
+                )
+                .key("sk", chat_storage::items::string("C"))
+                .update_expression("REMOVE gsi2pk")
+                .send()
+                .await
+                .unwrap();
+            id
+        }
+    };
+    let sent = legacy(app.create_conversation(visitor, 2).await.to_string()).await;
+    let closed = legacy(app.create_conversation(visitor, 2).await.to_string()).await;
+    let handed = legacy(app.create_conversation(visitor, 2).await.to_string()).await;
+    let (_, page) = list(&app, &agent, "scope=project").await;
+    assert_eq!(page["total"], 0);
+
+    // A turn (the send route), a close and a handoff each put it back in the index.
+    let response = send(&app, visitor, &sent, "Back again").await;
+    assert_eq!(response.status(), 200);
+    let (status, _) = json(
+        app.close(&closed, Some(&bearer(&app.token(visitor))), None)
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) =
+        json(agent_post(&app, Some(&agent), &handed, "handoff", Some(dana())).await).await;
+    assert_eq!(status, 200);
+    let (_, page) = list(&app, &agent, "scope=project&orderBy=id").await;
+    let mut want = vec![sent, closed, handed];
+    want.sort();
+    want.reverse();
+    assert_eq!(ids(&page), want);
+}

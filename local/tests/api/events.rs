@@ -29,6 +29,8 @@ pub const EXPECTED: &[(&str, u16)] = &[
     ("conversations-list-limit-out-of-range.json", 422),
     ("conversations-list-unknown-order.json", 400),
     ("conversations-list-no-token.json", 401),
+    ("conversations-list-project-scope.json", 200),
+    ("conversations-list-project-scope-session-token.json", 403),
     ("conversations-start.json", 201),
     ("conversations-start-page-url-too-long.json", 422),
     ("conversations-messages.json", 200),
