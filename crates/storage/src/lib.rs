@@ -9,6 +9,7 @@
 pub mod agents;
 pub mod api_keys;
 pub mod aws_https;
+pub mod backfill;
 pub mod client;
 pub mod conversations;
 pub mod counters;

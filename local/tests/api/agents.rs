@@ -877,7 +877,8 @@ async fn scope_project_with_a_session_token_is_403_and_a_bad_scope_400() {
 }
 
 #[tokio::test]
-async fn a_conversation_stored_before_the_project_index_joins_it_at_its_next_write() {
+async fn a_conversation_stored_before_the_project_index_joins_it_at_its_next_write_or_by_backfill()
+{
     let app = TestApp::builder().instant_answers().spawn().await;
     let visitor = new_caller();
     let agent = bearer(&secret_key(&app, visitor.project).await);
@@ -906,6 +907,7 @@ async fn a_conversation_stored_before_the_project_index_joins_it_at_its_next_wri
     let sent = legacy(app.create_conversation(visitor, 2).await.to_string()).await;
     let closed = legacy(app.create_conversation(visitor, 2).await.to_string()).await;
     let handed = legacy(app.create_conversation(visitor, 2).await.to_string()).await;
+    let untouched = legacy(app.create_conversation(visitor, 1).await.to_string()).await;
     let (_, page) = list(&app, &agent, "scope=project").await;
     assert_eq!(page["total"], 0);
 
@@ -923,6 +925,15 @@ async fn a_conversation_stored_before_the_project_index_joins_it_at_its_next_wri
     assert_eq!(status, 200);
     let (_, page) = list(&app, &agent, "scope=project&orderBy=id").await;
     let mut want = vec![sent, closed, handed];
+    want.sort();
+    want.reverse();
+    assert_eq!(ids(&page), want);
+
+    // One never written again is put there by the operator's backfill, once.
+    assert_eq!(app.store.backfill_project_index().await.unwrap(), 1);
+    assert_eq!(app.store.backfill_project_index().await.unwrap(), 0);
+    let (_, page) = list(&app, &agent, "scope=project&orderBy=id").await;
+    want.push(untouched);
     want.sort();
     want.reverse();
     assert_eq!(ids(&page), want);
