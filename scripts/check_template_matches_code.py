@@ -62,6 +62,11 @@ ROUTES = {
     "feedback": [("POST", "/v2/messages/{messageId}/feedback", False)],
     "chat-projects": [("GET", "/v2/projects/current", False)],
     "chat-identity": [("POST", "/v2/identity/init", False), ("GET", "/v2/identity/me", False)],
+    "chat-agents": [
+        ("POST", "/v2/conversations/{conversationId}/handoff", False),
+        ("POST", "/v2/conversations/{conversationId}/agent-messages", False),
+        ("POST", "/v2/conversations/{conversationId}/release", False),
+    ],
 }
 
 # The DynamoDB actions each function's code uses, no more. TransactWriteItems is no IAM action:
@@ -74,6 +79,7 @@ DYNAMODB_ACTIONS = {
     "chat-identity": {"BatchGetItem", "GetItem", "PutItem", "UpdateItem"},
     "conversations": {"Query", "GetItem", "PutItem", "UpdateItem"},
     "feedback": {"GetItem", "UpdateItem"},
+    "chat-agents": {"GetItem", "UpdateItem", "PutItem", "ConditionCheckItem"},
 }
 
 # Other actions a function may hold (the signing-key secret is required for every function).
@@ -85,6 +91,7 @@ OTHER_ACTIONS = {
     "chat-identity": {"secretsmanager:GetSecretValue"},
     "conversations": {"secretsmanager:GetSecretValue"},
     "feedback": {"secretsmanager:GetSecretValue"},
+    "chat-agents": {"secretsmanager:GetSecretValue"},
 }
 
 # Crates that may be missing on this branch while they are written elsewhere: their function
@@ -268,9 +275,9 @@ def code_dynamodb_actions(root: Path) -> dict[str, set[str]]:
     table for local runs and tests; on AWS the template creates it."""
     needed: dict[str, set[str]] = {}
     for path in rust_files(root, lambda_dirs(root)):
-        # table.rs creates the table, projects.rs and import.rs are the operator's and the
-        # seed's writes: none of them runs on Lambda.
-        if path.name in ("table.rs", "projects.rs", "import.rs"):
+        # table.rs creates the table, projects.rs, import.rs and backfill.rs are the
+        # operator's and the seed's writes: none of them runs on Lambda.
+        if path.name in ("table.rs", "projects.rs", "import.rs", "backfill.rs"):
             continue
         text = path.read_text(encoding="utf-8")
         for op in SDK_CALL_RE.findall(text):
@@ -356,7 +363,10 @@ def check_table(r: Report, root: Path, template: dict[str, Any]) -> str | None:
     keys = "crates/storage/src/keys.rs"
     table_rs = (root / source).read_text(encoding="utf-8")
     consts = dict(CONST_RE.findall((root / keys).read_text(encoding="utf-8")))
-    wanted = ["PARTITION_KEY", "SORT_KEY", "VISITOR_INDEX", "VISITOR_INDEX_PK", "VISITOR_INDEX_SK", "TTL_ATTRIBUTE"]
+    wanted = [
+        "PARTITION_KEY", "SORT_KEY", "VISITOR_INDEX", "VISITOR_INDEX_PK", "VISITOR_INDEX_SK",
+        "PROJECT_INDEX", "PROJECT_INDEX_PK", "PROJECT_INDEX_SK", "TTL_ATTRIBUTE",
+    ]
     missing = [c for c in wanted if c not in consts]
     if not r.check(not missing, f"{keys} defines {', '.join(wanted)}", f"not found: {missing}; update this script"):
         return None
@@ -375,19 +385,21 @@ def check_table(r: Report, root: Path, template: dict[str, Any]) -> str | None:
     p = table.get("Properties", {})
     pk, sk = consts["PARTITION_KEY"], consts["SORT_KEY"]
     ipk, isk, index = consts["VISITOR_INDEX_PK"], consts["VISITOR_INDEX_SK"], consts["VISITOR_INDEX"]
+    ppk, psk, pindex = consts["PROJECT_INDEX_PK"], consts["PROJECT_INDEX_SK"], consts["PROJECT_INDEX"]
     r.equal("table key schema", key_schema(p.get("KeySchema")), [(pk, "HASH"), (sk, "RANGE")], source)
     r.equal(
         "table attribute definitions (all strings)",
         sorted((a.get("AttributeName"), a.get("AttributeType")) for a in p.get("AttributeDefinitions", [])),
-        sorted([(pk, "S"), (sk, "S"), (ipk, "S"), (isk, "S")]),
+        sorted({(pk, "S"), (sk, "S"), (ipk, "S"), (isk, "S"), (ppk, "S"), (psk, "S")}),
         source,
     )
     gsis = p.get("GlobalSecondaryIndexes", [])
-    r.equal("index names", [g.get("IndexName") for g in gsis], [index], source)
+    r.equal("index names", [g.get("IndexName") for g in gsis], [index, pindex], source)
     for g in gsis:
-        if g.get("IndexName") == index:
-            r.equal(f"index {index} key schema", key_schema(g.get("KeySchema")), [(ipk, "HASH"), (isk, "RANGE")], source)
-            r.equal(f"index {index} projection", g.get("Projection", {}).get("ProjectionType"), "ALL", source)
+        for index_name, hash_key, range_key in [(index, ipk, isk), (pindex, ppk, psk)]:
+            if g.get("IndexName") == index_name:
+                r.equal(f"index {index_name} key schema", key_schema(g.get("KeySchema")), [(hash_key, "HASH"), (range_key, "RANGE")], source)
+                r.equal(f"index {index_name} projection", g.get("Projection", {}).get("ProjectionType"), "ALL", source)
     ttl = p.get("TimeToLiveSpecification", {})
     r.equal("TTL attribute", ttl.get("AttributeName"), consts["TTL_ATTRIBUTE"], source)
     r.equal("TTL enabled", ttl.get("Enabled"), True, source)

@@ -12,7 +12,9 @@
 #   INVOKE_PORT   cargo lambda watch's port (default 9000)
 #
 # The binary comes from the event file's name: get-conversation-*, close-conversation-*,
-# chat-completion-*, chat-projects-*, chat-identity-*. Events run get first, then completion, then close, because a close
+# chat-completion-*, chat-projects-*, chat-identity-*, chat-agents-*, conversations-*,
+# feedback-*. Events run get first, then the agent routes (which hand the demo conversation
+# off and give it back), then completion, then close, because a close
 # event closes the demo conversation the others read and write. The buffered functions are
 # invoked with `cargo lambda invoke` and the statusCode of the API Gateway response it
 # prints is compared. The completion function streams (run_with_streaming_response), and for
@@ -109,7 +111,7 @@ demo_visitor="$(sed -nE 's/.*DEMO_VISITOR: Uuid = uuid!\("([^"]+)"\);.*/\1/p' lo
 echo "--- building chat-local and the function binaries"
 cargo build --quiet --bin chat-local \
     --bin get-conversation --bin close-conversation --bin chat-completion \
-    --bin chat-projects --bin chat-identity
+    --bin chat-projects --bin chat-identity --bin conversations --bin feedback --bin chat-agents
 
 echo "--- chat-local serve: embedded DynamoDB on 127.0.0.1:$ENGINE_PORT, demo data"
 # Its own engine, whatever this shell points DynamoDB at; the API itself is not used here.
@@ -163,17 +165,18 @@ status_of_stream() {
         -X POST --data-binary "@$2" "$invocations/$1/invocations" || echo "curl-failed"
 }
 
-# Order: get, completion, conversations, feedback, then close (which closes the demo
-# conversation).
+# Order: get, the agent routes (in file-name order: handoff, message, release, then a
+# message refused once released), completion, conversations, feedback, then close (which
+# closes the demo conversation).
 shopt -s nullglob
 files=()
-for prefix in chat-projects chat-identity get-conversation chat-completion conversations feedback close-conversation; do
+for prefix in chat-projects chat-identity get-conversation chat-agents chat-completion conversations feedback close-conversation; do
     for path in events/"$prefix"*.json; do files+=("${path#events/}"); done
 done
 for path in events/*.json; do
     case "${path#events/}" in
-        get-conversation* | chat-completion* | close-conversation* | conversations* | feedback* | chat-projects* | chat-identity*) ;;
-        *) fail "$path: no function's name starts it (get-conversation, close-conversation, chat-completion, conversations, feedback, chat-projects, chat-identity)" ;;
+        get-conversation* | chat-completion* | close-conversation* | conversations* | feedback* | chat-projects* | chat-identity* | chat-agents*) ;;
+        *) fail "$path: no function's name starts it (get-conversation, close-conversation, chat-completion, conversations, feedback, chat-projects, chat-identity, chat-agents)" ;;
     esac
 done
 
@@ -188,6 +191,7 @@ for file in "${files[@]}"; do
         chat-identity*) binary=chat-identity mode=invoke ;;
         conversations*) binary=conversations mode=invoke ;;
         feedback*) binary=feedback mode=invoke ;;
+        chat-agents*) binary=chat-agents mode=invoke ;;
     esac
     want="${expected[$file]:-}"
     if [[ -z "$want" ]]; then

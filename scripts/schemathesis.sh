@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Schemathesis against the local server: every operation of openapi.yaml with generated
-# requests and a valid session token, checking for 5xx, responses that do not match the
+# requests and a valid session token (and the agent routes and the project's list again with
+# the demo project's secret key), checking for 5xx, responses that do not match the
 # spec (bodies, content types, headers) and status codes the spec does not declare.
 #
 #   scripts/schemathesis.sh                      # CI: 100 examples per operation
@@ -31,6 +32,9 @@ BIN=target/debug/chat-local
 PROJECT=0192f0a0-0000-7000-8000-00000000d001
 VISITOR=0192f0a0-0000-7000-8000-00000000d002
 TOKEN="$("$BIN" token --project "$PROJECT" --visitor "$VISITOR" --ttl 7200)"
+# The demo project's development secret key (DEMO_SECRET_KEY in local/src/seed.rs).
+SECRET_KEY="$(sed -nE 's/^ *"(sk_[0-9a-f]{64})";$/\1/p' local/src/seed.rs)"
+[[ -n "$SECRET_KEY" ]] || { echo "DEMO_SECRET_KEY not found in local/src/seed.rs"; exit 1; }
 
 LOG="$(mktemp)"
 # Rate limits off: with one visitor they would answer most requests 429 and leave the
@@ -49,6 +53,21 @@ echo "--- schemathesis $SCHEMATHESIS_VERSION against http://127.0.0.1:$PORT"
 "$VENV/bin/st" --config-file scripts/schemathesis.toml run openapi.yaml \
     --url "http://127.0.0.1:$PORT" \
     --header "Authorization: Bearer $TOKEN" \
+    --checks all \
+    --max-examples "$MAX_EXAMPLES" \
+    --workers 1 \
+    --seed 1 \
+    --suppress-health-check all \
+    "$@"
+
+echo "--- schemathesis: the agent routes and scope=project with the demo secret key"
+"$VENV/bin/st" --config-file scripts/schemathesis.toml run openapi.yaml \
+    --url "http://127.0.0.1:$PORT" \
+    --header "Authorization: Bearer $SECRET_KEY" \
+    --include-operation-id handOffConversation \
+    --include-operation-id postAgentMessage \
+    --include-operation-id releaseConversation \
+    --include-operation-id listConversations \
     --checks all \
     --max-examples "$MAX_EXAMPLES" \
     --workers 1 \

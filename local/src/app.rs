@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use chat_agents::Agents;
 use chat_completion::Completions;
 use chat_domain::env::{ConfigError, Env};
 use chat_edge::wiring::BaseSettings;
@@ -62,6 +63,8 @@ pub struct App {
     pub projects: CurrentProject<DynamoStore>,
     /// `POST /v2/identity/init`, `GET /v2/identity/me`.
     pub identity: Identity<DynamoStore>,
+    /// `POST /v2/conversations/{conversationId}/handoff`, `…/agent-messages`, `…/release`.
+    pub agents: Agents<DynamoStore>,
 }
 
 impl App {
@@ -85,6 +88,7 @@ impl App {
             close: CloseConversation::new(&base),
             conversations: Conversations::new(&base),
             feedback: FeedbackFunction::new(&base),
+            agents: Agents::new(&base),
             completions,
             store: base.store.clone(),
             edge: base.edge.clone(),

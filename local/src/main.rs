@@ -134,6 +134,10 @@ enum AdminCommand {
         #[arg(long)]
         key: String,
     },
+    /// Put every conversation stored before the project index existed into it (a Scan of
+    /// the table, then one update per such conversation; again, it finds none); prints how
+    /// many.
+    BackfillProjectIndex,
     /// Change a publishable key's assistant or allowed origins.
     SetKey {
         /// The project.
@@ -395,6 +399,9 @@ async fn run_admin(settings: &LocalSettings, command: AdminCommand) -> Result<()
                     key.created_at
                 );
             }
+        }
+        AdminCommand::BackfillProjectIndex => {
+            println!("{}", store.backfill_project_index().await?);
         }
         AdminCommand::RevokeKey { project, key } => {
             admin::change_key(

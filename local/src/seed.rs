@@ -4,7 +4,7 @@
 //! file-backed engine) leaves the first seed alone. Written through the same storage
 //! operations the admin commands and production use.
 
-use chat_domain::api_key::{KeyKind, KeyRecord, PublishableKey};
+use chat_domain::api_key::{KeyKind, KeyRecord, PublishableKey, SecretKey};
 use chat_domain::assistant::{Assistant, Plan, ProjectSettings, ProviderKind, Tier};
 use chat_domain::conversation::Conversation;
 use chat_domain::error::DisplayChain;
@@ -70,6 +70,12 @@ pub fn demo_assistants() -> [Assistant; 2] {
 /// the README's commands work as printed.
 pub const DEMO_PUBLISHABLE_KEY: &str =
     "pk_0192f0a000007000800000000000d001_de30de30de30de30de30de30de30de30";
+
+/// The demo project's secret key: a development key, public by being written here, so the
+/// sample events of the agent routes (`events/chat-agents-*.json`) work as written. Only
+/// the local server seeds it, and it opens nothing but the demo project.
+pub const DEMO_SECRET_KEY: &str =
+    "sk_de30de30de30de30de30de30de30de30de30de30de30de30de30de30de30de30";
 
 /// The device the demo visitor came from.
 pub const DEMO_DEVICE: &str = "demo-device";
@@ -179,10 +185,25 @@ pub async fn seed_demo(store: &DynamoStore) -> Result<(), String> {
         created_at: Timestamp::now(),
         display: key.as_str().to_owned(),
     };
-    match store.create_key(key.as_str(), &record).await {
-        Ok(()) => Ok(()),
-        Err(error) => Err(failed(&error)),
-    }
+    store
+        .create_key(key.as_str(), &record)
+        .await
+        .map_err(|e| failed(&e))?;
+    let secret = SecretKey::parse(DEMO_SECRET_KEY).expect("the demo secret key parses");
+    let record = KeyRecord {
+        kind: KeyKind::Secret,
+        project: caller.project,
+        assistant: None,
+        allowed_origins: Vec::new(),
+        label: Some("demo server key (development only)".into()),
+        revoked: false,
+        created_at: Timestamp::now(),
+        display: secret.hint(),
+    };
+    store
+        .create_key(secret.digest().as_str(), &record)
+        .await
+        .map_err(|e| failed(&e))
 }
 
 #[cfg(test)]
@@ -193,6 +214,7 @@ mod tests {
     fn the_demo_key_names_the_demo_project() {
         let key = PublishableKey::parse(DEMO_PUBLISHABLE_KEY).expect("a publishable key");
         assert_eq!(key.project(), ProjectId(DEMO_PROJECT));
+        assert!(SecretKey::parse(DEMO_SECRET_KEY).is_some());
     }
 
     #[test]

@@ -56,6 +56,12 @@ pub enum Operation {
     MessageFeedback,
     /// `POST /v2/conversations/{conversationId}/messages`.
     SendMessage,
+    /// `POST /v2/conversations/{conversationId}/handoff`.
+    HandOff,
+    /// `POST /v2/conversations/{conversationId}/agent-messages`.
+    AgentMessage,
+    /// `POST /v2/conversations/{conversationId}/release`.
+    Release,
 }
 
 impl Operation {
@@ -78,7 +84,7 @@ pub struct Route {
 
 /// The API's routes: what [`route`] serves, and what `openapi.yaml` and `template.yaml`
 /// must declare (checked by the tests and `scripts/check-template.sh`).
-pub const ROUTES: [Route; 11] = [
+pub const ROUTES: [Route; 14] = [
     Route {
         method: "GET",
         template: "/v2/conversations/{conversationId}",
@@ -133,6 +139,21 @@ pub const ROUTES: [Route; 11] = [
         method: "POST",
         template: "/v2/conversations/{conversationId}/messages",
         operation: Operation::SendMessage,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/conversations/{conversationId}/handoff",
+        operation: Operation::HandOff,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/conversations/{conversationId}/agent-messages",
+        operation: Operation::AgentMessage,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/conversations/{conversationId}/release",
+        operation: Operation::Release,
     },
 ];
 
@@ -257,7 +278,7 @@ pub async fn route(
     let req = Request::from_parts(parts, body)
         .with_path_parameters(parameters)
         .with_query_string_parameters(query)
-        .with_request_context(gateway_context(peer));
+        .with_request_context(gateway_context(peer, route.template));
     let response = match route.operation {
         Operation::GetConversation => app.get.handle(req).await.map(lambda_body),
         Operation::CloseConversation => app.close.handle(req).await.map(lambda_body),
@@ -265,6 +286,9 @@ pub async fn route(
             app.conversations.handle(req).await.map(lambda_body)
         }
         Operation::MessageFeedback => app.feedback.handle(req).await.map(lambda_body),
+        Operation::HandOff | Operation::AgentMessage | Operation::Release => {
+            app.agents.handle(req).await.map(lambda_body)
+        }
         Operation::CurrentProject => app.projects.handle(req).await.map(lambda_body),
         Operation::IdentityInit | Operation::IdentityMe => {
             app.identity.handle(req).await.map(lambda_body)
@@ -279,10 +303,13 @@ pub async fn route(
     (response, Some(route))
 }
 
-/// What API Gateway tells a function about the request: here, the address it came from.
-fn gateway_context(peer: Option<SocketAddr>) -> RequestContext {
+/// What API Gateway tells a function about the request: here, the address it came from
+/// and the resource (route template) it matched, which a function serving several routes
+/// tells them apart by.
+fn gateway_context(peer: Option<SocketAddr>, resource: &str) -> RequestContext {
     let mut context = ApiGatewayProxyRequestContext::default();
     context.identity.source_ip = peer.map(|p| p.ip().to_string());
+    context.resource_path = Some(resource.to_owned());
     RequestContext::ApiGatewayV1(context)
 }
 

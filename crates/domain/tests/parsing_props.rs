@@ -7,6 +7,7 @@
 //! `PROPTEST_CASES=100000 cargo test -p chat-domain --test parsing_props`.
 
 use chat_domain::ApiError;
+use chat_domain::input::agents::{AgentMessageRequest, HandoffRequest};
 use chat_domain::input::completion::{CompletionRequest, MAX_CONTENT_CHARS, MAX_MESSAGES};
 use chat_domain::input::{CloseRequest, MAX_CLOSE_REASON_CHARS, parse_uuid};
 use chat_domain::session::{Authenticator, Claims, SigningKeys, TokenMinter, now_secs};
@@ -93,6 +94,26 @@ proptest! {
     fn any_bytes_as_a_close_body_are_accepted_or_a_client_error(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         if let Err(error) = CloseRequest::parse(&bytes) {
             assert_client_error(&error);
+        }
+    }
+
+    #[test]
+    fn any_bytes_or_json_as_an_agent_body_are_accepted_or_a_client_error(
+        bytes in prop::collection::vec(any::<u8>(), 0..256),
+        value in any_json(),
+    ) {
+        let text = value.to_string().into_bytes();
+        for body in [&bytes, &text] {
+            if let Err(error) = HandoffRequest::parse(body) {
+                assert_client_error(&error);
+                let (_, field) = refusal(&error);
+                prop_assert!(field == "body" || field.starts_with("humanAgent"), "{field}");
+            }
+            if let Err(error) = AgentMessageRequest::parse(body) {
+                assert_client_error(&error);
+                let (_, field) = refusal(&error);
+                prop_assert!(field == "body" || field == "content", "{field}");
+            }
         }
     }
 

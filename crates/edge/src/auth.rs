@@ -1,4 +1,4 @@
-//! Who a Part 1 request is from: a visitor, by its session token, or the project itself,
+//! Who a request is from: a visitor, by its session token, or the project itself,
 //! by one of its secret keys (`Authorization: Bearer sk_…`, API.md §6). Either way a bad
 //! credential is the contract's 401, and nothing else is read or written.
 
@@ -31,5 +31,22 @@ pub async fn caller<S: KeyStore>(
         Some(record) if !record.revoked => Ok(Caller::project_scope(record.project)),
         Some(_) => Err(refuse("revoked secret key")),
         None => Err(refuse("unknown secret key")),
+    }
+}
+
+/// The project a request of an agent route (API.md §12) comes from: only a secret key of
+/// it will do. A valid session token is the wrong credential (403, as a secret key is on a
+/// visitor's route); anything refused by [`caller`] is its 401.
+pub async fn project_caller<S: KeyStore>(
+    edge: &Edge,
+    store: &S,
+    headers: &HeaderMap,
+    refusal: &'static str,
+) -> Result<Caller, ApiError> {
+    let caller = caller(edge, store, headers).await?;
+    if caller.is_project_scope() {
+        Ok(caller)
+    } else {
+        Err(ApiError::WrongCredential(refusal))
     }
 }

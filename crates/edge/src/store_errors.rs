@@ -32,6 +32,11 @@ pub fn for_conversation(error: StoreError, conversation_id: Uuid) -> ApiError {
             resource: "conversation",
             conflicting_field: "status",
         },
+        StoreError::NotHumanHandled => ApiError::Conflict {
+            message: "Conversation is not handled by a human agent".to_owned(),
+            resource: "conversation",
+            conflicting_field: "isHumanHandled",
+        },
         StoreError::HumanHandled => ApiError::Conflict {
             message: "A human agent handles this conversation".to_owned(),
             resource: "conversation",
@@ -53,6 +58,7 @@ mod tests {
             (StoreError::NotOwner, 403),
             (StoreError::Closed, 409),
             (StoreError::HumanHandled, 409),
+            (StoreError::NotHumanHandled, 409),
             (StoreError::Throttled("slow".into()), 503),
             (StoreError::Unavailable("down".into()), 503),
             (StoreError::Corrupt("bad".into()), 500),
@@ -65,5 +71,28 @@ mod tests {
                 assert_eq!(error.retry_after(), Some(STORE_RETRY_AFTER_SECS));
             }
         }
+    }
+
+    #[test]
+    fn the_two_conflicts_of_an_agent_write_name_their_field() {
+        let id = Uuid::now_v7();
+        let conflict = |error: StoreError| {
+            let error = for_conversation(error, id);
+            (
+                error.client_message(),
+                error.details().map(|d| d["conflictingField"].clone()),
+            )
+        };
+        assert_eq!(
+            conflict(StoreError::NotHumanHandled),
+            (
+                "Conversation is not handled by a human agent".into(),
+                Some("isHumanHandled".into())
+            )
+        );
+        assert_eq!(
+            conflict(StoreError::Closed),
+            ("Conversation is closed".into(), Some("status".into()))
+        );
     }
 }

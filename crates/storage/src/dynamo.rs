@@ -18,7 +18,9 @@ use crate::items::conversation::{
 };
 use crate::items::message as message_item;
 use crate::items::{Item, key, string as s};
-use crate::keys::{CONVERSATION_SK, PARTITION_KEY, conversation_pk};
+use crate::keys::{
+    CONVERSATION_SK, PARTITION_KEY, PROJECT_INDEX_PK, conversation_pk, project_gsi_pk,
+};
 use crate::ports::{CloseOutcome, ConversationCloser, ConversationReader, MAX_MESSAGES_RETURNED};
 
 /// The production storage: one table, one client shared by every request.
@@ -143,6 +145,8 @@ impl ConversationCloser for DynamoStore {
             .expression_attribute_names("#closedAt", CLOSED_AT)
             .expression_attribute_names("#updatedAt", UPDATED_AT)
             .expression_attribute_names("#reason", CLOSE_REASON)
+            .expression_attribute_names("#projectIndex", PROJECT_INDEX_PK)
+            .expression_attribute_values(":projectIndex", s(project_gsi_pk(caller.project)))
             .expression_attribute_values(":open", s(ConversationStatus::Open.as_str()))
             .expression_attribute_values(":closed", s(ConversationStatus::Closed.as_str()))
             .expression_attribute_values(":now", now)
@@ -160,11 +164,11 @@ impl ConversationCloser for DynamoStore {
         update = match reason {
             Some(reason) => update
                 .update_expression(
-                    "SET #status = :closed, #closedAt = :now, #updatedAt = :now, #reason = :reason",
+                    "SET #status = :closed, #closedAt = :now, #updatedAt = :now, #reason = :reason, #projectIndex = :projectIndex",
                 )
                 .expression_attribute_values(":reason", s(reason)),
             None => update.update_expression(
-                "SET #status = :closed, #closedAt = :now, #updatedAt = :now REMOVE #reason",
+                "SET #status = :closed, #closedAt = :now, #updatedAt = :now, #projectIndex = :projectIndex REMOVE #reason",
             ),
         };
         match update.send().await {

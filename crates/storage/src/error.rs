@@ -27,6 +27,9 @@ pub enum StoreError {
     /// A human agent handles the conversation, so the assistant may not answer in it.
     #[error("conversation is handled by a human agent")]
     HumanHandled,
+    /// The conversation is not handled by a human agent, so no agent may write into it.
+    #[error("conversation is not handled by a human agent")]
+    NotHumanHandled,
     /// DynamoDB throttled the request past the SDK's retries.
     #[error("throttled: {0}")]
     Throttled(#[source] Cause),

@@ -11,6 +11,7 @@
 //! | rate-limit counter | `RL#<class>#P#<projectId>[#V#<visitorId>]`, `RL#quota#P#<projectId>` | the window |
 //!
 //! The visitor index (`gsi1`): `gsi1pk = P#<projectId>#V#<visitorId>`, `gsi1sk = lastInteractionAt`.
+//! The project index (`gsi2`): `gsi2pk = P#<projectId>`, sorted by the same `gsi1sk`.
 
 use uuid::Uuid;
 
@@ -27,6 +28,13 @@ pub const VISITOR_INDEX: &str = "gsi1";
 pub const VISITOR_INDEX_PK: &str = "gsi1pk";
 /// The index's sort key attribute.
 pub const VISITOR_INDEX_SK: &str = "gsi1sk";
+/// The index listing every conversation of a project (`scope=project`), newest first.
+pub const PROJECT_INDEX: &str = "gsi2";
+/// That index's partition key attribute.
+pub const PROJECT_INDEX_PK: &str = "gsi2pk";
+/// That index's sort key attribute: the visitor index's own (`gsi1sk`), so every writer
+/// that moves a conversation's newest-message time in the one index moves it in both.
+pub const PROJECT_INDEX_SK: &str = "gsi1sk";
 /// The attribute DynamoDB's TTL deletes items by (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
 
@@ -71,6 +79,11 @@ pub fn message_pointer_pk(project: ProjectId, message: Uuid) -> String {
 /// The index partition key listing a visitor's conversations.
 pub fn visitor_gsi_pk(project: ProjectId, visitor: VisitorId) -> String {
     format!("P#{}#V#{}", project.0, visitor.0)
+}
+
+/// The index partition key listing every conversation of a project.
+pub fn project_gsi_pk(project: ProjectId) -> String {
+    format!("P#{}", project.0)
 }
 
 /// The key of a rate-limit counter.
@@ -119,4 +132,20 @@ pub fn visitor_pk(project: ProjectId, visitor: VisitorId) -> String {
 /// The partition key of an anonymous visitor's device (the widget's `saVid`).
 pub fn device_pk(project: ProjectId, device: &str) -> String {
     format!("P#{}#D#{device}", project.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_indexes_sort_conversations_by_one_attribute() {
+        assert_eq!(PROJECT_INDEX_SK, VISITOR_INDEX_SK);
+        assert_ne!(PROJECT_INDEX_PK, VISITOR_INDEX_PK);
+        let project = ProjectId(uuid::Uuid::nil());
+        assert_eq!(
+            project_gsi_pk(project),
+            "P#00000000-0000-0000-0000-000000000000"
+        );
+    }
 }

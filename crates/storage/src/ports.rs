@@ -5,7 +5,7 @@ use std::future::Future;
 
 use chat_domain::api_key::{KeyDigest, KeyRecord, PublishableKey};
 use chat_domain::assistant::{Assistant, ProjectSettings};
-use chat_domain::conversation::{Conversation, ConversationStatus};
+use chat_domain::conversation::{Conversation, ConversationStatus, HumanAgent};
 use chat_domain::ids::{Caller, ProjectId, VisitorId};
 use chat_domain::input::conversations::{ListQuery, MessageQuery};
 use chat_domain::interrupted::InterruptPolicy;
@@ -73,9 +73,11 @@ pub struct ListedPage {
     pub data: Vec<(Conversation, Option<Message>)>,
 }
 
-/// Lists a visitor's conversations.
+/// Lists a visitor's conversations, or a project's.
 pub trait ConversationLister: Send + Sync {
-    /// The page `query` names of the caller's conversations.
+    /// The page `query` names of the caller's conversations, or with `scope=project` of
+    /// every conversation of the caller's project (whether the caller may ask is not
+    /// checked here).
     fn list_conversations(
         &self,
         caller: Caller,
@@ -135,6 +137,51 @@ pub trait FeedbackStore: Send + Sync {
         feedback: Option<Feedback>,
         now: Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The agent side of a conversation (API.md §12): handing it to a human agent and back,
+/// and the agent's messages. Each write returns what it stored, for whatever is told of it
+/// next (a live push).
+pub trait AgentStore: Send + Sync {
+    /// Hands the caller's open conversation `id` to `agent` (replacing any agent it had) in
+    /// one conditional UpdateItem; the conversation as stored. `NotFound`, `Closed`.
+    fn hand_off(
+        &self,
+        caller: Caller,
+        id: Uuid,
+        agent: &HumanAgent,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Conversation, StoreError>> + Send;
+
+    /// Gives the caller's conversation `id` back to the AI in one conditional UpdateItem;
+    /// the conversation as stored (unchanged when no agent had it). `NotFound`.
+    fn release(
+        &self,
+        caller: Caller,
+        id: Uuid,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Conversation, StoreError>> + Send;
+
+    /// The caller's conversation `id` (without messages), read strongly consistent in one
+    /// GetItem: an agent message needs its agent. `NotFound`.
+    fn conversation(
+        &self,
+        caller: Caller,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Conversation, StoreError>> + Send;
+
+    /// Stores a `human_agent` message with `content` in `conversation` (as
+    /// [`AgentStore::conversation`] read it) in one TransactWriteItems: the message, its
+    /// pointer, and the conversation's times moved forward, on the condition that it is
+    /// still open and handled by the same agent (a new agent in between is retried with
+    /// that agent). The message as stored. `NotFound`, `Closed`, `NotHumanHandled`.
+    fn write_agent_message(
+        &self,
+        caller: Caller,
+        conversation: &Conversation,
+        content: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Message, StoreError>> + Send;
 }
 
 /// What a completion needs to know before it writes, read in one round trip.

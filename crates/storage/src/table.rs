@@ -10,7 +10,8 @@ use aws_sdk_dynamodb::types::{
 use chat_domain::error::DisplayChain;
 
 use crate::keys::{
-    PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, VISITOR_INDEX, VISITOR_INDEX_PK, VISITOR_INDEX_SK,
+    PARTITION_KEY, PROJECT_INDEX, PROJECT_INDEX_PK, PROJECT_INDEX_SK, SORT_KEY, TTL_ATTRIBUTE,
+    VISITOR_INDEX, VISITOR_INDEX_PK, VISITOR_INDEX_SK,
 };
 
 /// Why the table could not be created.
@@ -21,7 +22,7 @@ pub struct CreateTableError {
     message: String,
 }
 
-/// Creates the table with its index and TTL; an existing table is left as it is.
+/// Creates the table with its indexes and TTL; an existing table is left as it is.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), CreateTableError> {
     let fail = |message: String| CreateTableError {
         table: table.to_owned(),
@@ -41,17 +42,19 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), CreateTabl
             .build()
             .expect("attribute definition")
     };
-    let index = GlobalSecondaryIndex::builder()
-        .index_name(VISITOR_INDEX)
-        .key_schema(key(VISITOR_INDEX_PK, KeyType::Hash))
-        .key_schema(key(VISITOR_INDEX_SK, KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .expect("index definition");
+    let index = |name: &str, pk: &str, sk: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(pk, KeyType::Hash))
+            .key_schema(key(sk, KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .expect("index definition")
+    };
     let created = client
         .create_table()
         .table_name(table)
@@ -62,7 +65,9 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), CreateTabl
         .attribute_definitions(attribute(SORT_KEY))
         .attribute_definitions(attribute(VISITOR_INDEX_PK))
         .attribute_definitions(attribute(VISITOR_INDEX_SK))
-        .global_secondary_indexes(index)
+        .attribute_definitions(attribute(PROJECT_INDEX_PK))
+        .global_secondary_indexes(index(VISITOR_INDEX, VISITOR_INDEX_PK, VISITOR_INDEX_SK))
+        .global_secondary_indexes(index(PROJECT_INDEX, PROJECT_INDEX_PK, PROJECT_INDEX_SK))
         .send()
         .await;
     match created {

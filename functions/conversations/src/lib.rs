@@ -1,14 +1,16 @@
 //! The conversations function: `GET /v2/conversations` (the visitor's conversations, one
-//! page in any order), `POST /v2/conversations` (start one, empty) and
+//! page in any order; with a secret key the project's own, and with `scope=project` every
+//! conversation of the project), `POST /v2/conversations` (start one, empty) and
 //! `GET /v2/conversations/{conversationId}/messages` (its messages, oldest first). One
 //! Lambda for the three, since they read and write the same items with the same rights.
 
 use std::sync::Arc;
 
+use chat_domain::ApiError;
 use chat_domain::conversation::{Conversation, ConversationPage, ListedConversation};
 use chat_domain::ids::new_id;
 use chat_domain::input::ConversationId;
-use chat_domain::input::conversations::{ListQuery, MessageQuery, StartRequest};
+use chat_domain::input::conversations::{ListQuery, ListScope, MessageQuery, StartRequest};
 use chat_domain::timestamp::Timestamp;
 use chat_edge::interrupted;
 use chat_edge::limits::count_reads;
@@ -22,6 +24,10 @@ use chat_storage::ports::{
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
+
+/// What a session token asking for `scope=project` is told.
+pub const PROJECT_SCOPE_REFUSAL: &str =
+    "scope=project lists every visitor's conversations: it takes a secret key of the project";
 
 /// The conversations function's state: the store it reads and writes and the edge.
 pub struct Conversations<S> {
@@ -45,12 +51,16 @@ impl<S> Conversations<S>
 where
     S: ConversationLister + ConversationStarter + MessageLister + LimitStore + KeyStore,
 {
-    /// `GET /v2/conversations`: one page of the caller's conversations.
+    /// `GET /v2/conversations`: one page of the caller's conversations; with
+    /// `scope=project` and a secret key, of every conversation of its project.
     pub async fn list(&self, req: Request) -> Response<Body> {
         let (store, edge) = (&self.store, &self.edge);
         respond(req, &edge.cors, async |req, headers| {
             let caller = chat_edge::auth::caller(edge, store, req.headers()).await?;
             let query = ListQuery::parse(|name| query_param(&req, name))?;
+            if query.scope == ListScope::Project && !caller.is_project_scope() {
+                return Err(ApiError::WrongCredential(PROJECT_SCOPE_REFUSAL));
+            }
             let (page, limits) = tokio::join!(
                 store.list_conversations(caller, &query),
                 count_reads(&edge.limiter, store, caller, Timestamp::now()),

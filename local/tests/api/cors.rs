@@ -147,6 +147,12 @@ async fn the_local_server_answers_the_preflight_of_each_route() {
         (format!("/v2/conversations/{id}"), "GET,OPTIONS"),
         (format!("/v2/conversations/{id}/close"), "POST,OPTIONS"),
         ("/v2/chat/completions".to_owned(), "POST,OPTIONS"),
+        (format!("/v2/conversations/{id}/handoff"), "POST,OPTIONS"),
+        (
+            format!("/v2/conversations/{id}/agent-messages"),
+            "POST,OPTIONS",
+        ),
+        (format!("/v2/conversations/{id}/release"), "POST,OPTIONS"),
     ];
     for (path, methods) in routes {
         let preflight = |origin: &'static str| {

@@ -1,5 +1,7 @@
 //! Every sample event in `events/` runs through the real handler in-process, as the
-//! Lambda runtime would hand it over, against the seeded demo data.
+//! Lambda runtime would hand it over, against the seeded demo data, in file-name order
+//! (the agent events hand the demo conversation off, write into it, then give it back,
+//! before any completion is sent into it).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,6 +29,8 @@ pub const EXPECTED: &[(&str, u16)] = &[
     ("conversations-list-limit-out-of-range.json", 422),
     ("conversations-list-unknown-order.json", 400),
     ("conversations-list-no-token.json", 401),
+    ("conversations-list-project-scope.json", 200),
+    ("conversations-list-project-scope-session-token.json", 403),
     ("conversations-start.json", 201),
     ("conversations-start-page-url-too-long.json", 422),
     ("conversations-messages.json", 200),
@@ -56,6 +60,14 @@ pub const EXPECTED: &[(&str, u16)] = &[
     ("chat-identity-init-unknown-key.json", 401),
     ("chat-identity-me.json", 200),
     ("chat-identity-me-no-token.json", 401),
+    ("chat-agents-handoff.json", 200),
+    ("chat-agents-handoff-name-too-long.json", 422),
+    ("chat-agents-handoff-no-token.json", 401),
+    ("chat-agents-handoff-not-found.json", 404),
+    ("chat-agents-handoff-session-token.json", 403),
+    ("chat-agents-message.json", 201),
+    ("chat-agents-release.json", 200),
+    ("chat-agents-unhanded-message.json", 409),
 ];
 
 fn events_dir() -> PathBuf {
@@ -96,6 +108,9 @@ async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("conversations-") {
             let (parts, body) = app.app.conversations.handle(request).await.into_parts();
+            (parts.status, parts.headers, body.as_ref().to_vec())
+        } else if name.starts_with("chat-agents-") {
+            let (parts, body) = app.app.agents.handle(request).await.into_parts();
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("feedback-") {
             let (parts, body) = app.app.feedback.handle(request).await.into_parts();

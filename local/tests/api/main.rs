@@ -2,6 +2,8 @@
 //! real AWS SDK client: one test binary, one stack per test.
 
 mod admin;
+mod agent_store;
+mod agents;
 mod auth;
 mod bedrock;
 mod close;

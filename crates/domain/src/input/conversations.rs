@@ -79,9 +79,34 @@ pub fn optional_text(
     }
 }
 
+/// Whose conversations a list holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ListScope {
+    /// The caller's own: a visitor's, or (for a secret key) the project's own, which no
+    /// visitor owns (API.md §9).
+    #[default]
+    Own,
+    /// Every conversation of the project, every visitor's and its own (`scope=project`,
+    /// API.md §12: a secret key only).
+    Project,
+}
+
+impl ListScope {
+    /// Parses `scope`: absent is the caller's own; `project` is the only value.
+    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        match raw {
+            None => Ok(Self::Own),
+            Some("project") => Ok(Self::Project),
+            Some(_) => Err(ApiError::invalid("scope", "scope must be project")),
+        }
+    }
+}
+
 /// The query of `GET /v2/conversations`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListQuery {
+    /// Whose conversations.
+    pub scope: ListScope,
     /// Page size, 1 to [`MAX_LIST_LIMIT`].
     pub limit: u64,
     /// Conversations skipped before the page.
@@ -98,6 +123,7 @@ impl ListQuery {
     /// Parses the query parameters `param` looks up (the first value of each).
     pub fn parse<'a>(param: impl Fn(&str) -> Option<&'a str>) -> Result<Self, ApiError> {
         Ok(Self {
+            scope: ListScope::parse(param("scope"))?,
             limit: integer(param("limit"), "limit", 1, MAX_LIST_LIMIT)?
                 .unwrap_or(DEFAULT_LIST_LIMIT),
             offset: integer(param("offset"), "offset", 0, u64::MAX)?.unwrap_or(0),
@@ -242,7 +268,9 @@ mod tests {
         assert_eq!((query.limit, query.offset, query.status), (10, 0, None));
         assert_eq!(query.order_by, ListOrder::LastInteractionAt);
         assert_eq!(query.order_dir, OrderDir::Desc);
+        assert_eq!(query.scope, ListScope::Own);
         let query = list(&[
+            ("scope", "project"),
             ("limit", "100"),
             ("offset", "7"),
             ("status", "closed"),
@@ -254,6 +282,14 @@ mod tests {
         assert_eq!(query.status, Some(ConversationStatus::Closed));
         assert_eq!(query.order_by, ListOrder::IsHumanHandled);
         assert_eq!(query.order_dir, OrderDir::Asc);
+        assert_eq!(query.scope, ListScope::Project);
+        for scope in ["", "Project", "visitor", "own"] {
+            assert_eq!(
+                status_and_field(list(&[("scope", scope)]).unwrap_err()),
+                (400, "scope".into()),
+                "{scope:?}"
+            );
+        }
     }
 
     #[test]

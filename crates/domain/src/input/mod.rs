@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
+pub mod agents;
 pub mod completion;
 pub mod conversations;
 pub mod feedback;

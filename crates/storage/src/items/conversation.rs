@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::items::{Item, Reader, human_agent_value, put_opt, string};
 use crate::keys::{
-    CONVERSATION_SK, PARTITION_KEY, SORT_KEY, VISITOR_INDEX_PK, VISITOR_INDEX_SK, conversation_pk,
-    visitor_gsi_pk,
+    CONVERSATION_SK, PARTITION_KEY, PROJECT_INDEX_PK, SORT_KEY, VISITOR_INDEX_PK, VISITOR_INDEX_SK,
+    conversation_pk, project_gsi_pk, visitor_gsi_pk,
 };
 
 /// The owning visitor's attribute.
@@ -26,6 +26,8 @@ pub const UPDATED_AT: &str = "updatedAt";
 pub const LAST_INTERACTION_AT: &str = "lastInteractionAt";
 /// Whether a human agent took over.
 pub const IS_HUMAN_HANDLED: &str = "isHumanHandled";
+/// The human agent who took over (a map of `name` and `image`).
+pub const HUMAN_AGENT: &str = "humanAgent";
 /// When it was closed.
 pub const CLOSED_AT: &str = "closedAt";
 /// Why it was closed.
@@ -74,6 +76,10 @@ pub fn attributes(project: ProjectId, conversation: &Conversation) -> Item {
         VISITOR_INDEX_SK.into(),
         string(conversation.last_interaction_at.to_string()),
     );
+    // In the project index too, sorted by the same attribute. Written by every writer of a
+    // conversation item (a turn sets it if missing, close and the agent routes set it), so
+    // a conversation stored before the index existed joins it at its next write.
+    item.insert(PROJECT_INDEX_PK.into(), string(project_gsi_pk(project)));
     put_opt(
         &mut item,
         CLOSED_AT,
@@ -82,7 +88,7 @@ pub fn attributes(project: ProjectId, conversation: &Conversation) -> Item {
     put_opt(&mut item, CLOSE_REASON, conversation.close_reason.clone());
     put_opt(&mut item, "title", conversation.title.clone());
     if let Some(agent) = &conversation.human_agent {
-        item.insert("humanAgent".into(), human_agent_value(agent));
+        item.insert(HUMAN_AGENT.into(), human_agent_value(agent));
     }
     item
 }
@@ -204,6 +210,8 @@ mod tests {
         let item = attributes(project, &conversation);
         assert_eq!(from_item(&item).unwrap(), conversation);
         assert!(is_conversation(&item));
+        assert_eq!(item[PROJECT_INDEX_PK], string(project_gsi_pk(project)));
+        assert_eq!(item[VISITOR_INDEX_SK], item[LAST_INTERACTION_AT]);
     }
 
     #[test]
