@@ -85,15 +85,7 @@ impl AgentStore for DynamoStore {
             .expression_attribute_values(":now", s(now.to_string()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        update = match conversation_item::owner_condition(caller) {
-            Some(owner) => update
-                .condition_expression(format!(
-                    "attribute_exists(#pk) AND {owner} AND #status = :open"
-                ))
-                .expression_attribute_names("#visitor", VISITOR_ID)
-                .expression_attribute_values(":visitor", s(caller.visitor.0.to_string())),
-            None => update.condition_expression("attribute_exists(#pk) AND #status = :open"),
-        };
+        update = conversation_item::update_if_owned(update, caller, "#status = :open");
         match update.send().await {
             Ok(output) => conversation_item::from_item(&output.attributes.unwrap_or_default()),
             Err(error)
@@ -144,15 +136,7 @@ impl AgentStore for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         // Only a handed-off conversation is written: releasing one the AI has already
         // changes nothing, `updatedAt` included.
-        update = match conversation_item::owner_condition(caller) {
-            Some(owner) => update
-                .condition_expression(format!(
-                    "attribute_exists(#pk) AND {owner} AND #handled = :true"
-                ))
-                .expression_attribute_names("#visitor", VISITOR_ID)
-                .expression_attribute_values(":visitor", s(caller.visitor.0.to_string())),
-            None => update.condition_expression("attribute_exists(#pk) AND #handled = :true"),
-        };
+        update = conversation_item::update_if_owned(update, caller, "#handled = :true");
         match update.send().await {
             Ok(output) => conversation_item::from_item(&output.attributes.unwrap_or_default()),
             Err(error)

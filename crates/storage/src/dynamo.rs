@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, classify};
 use crate::items::conversation::{
-    self as conversation_item, CLOSE_REASON, CLOSED_AT, STATUS, UPDATED_AT, VISITOR_ID,
+    self as conversation_item, CLOSE_REASON, CLOSED_AT, STATUS, UPDATED_AT,
 };
 use crate::items::message as message_item;
 use crate::items::{Item, key, string as s};
@@ -152,15 +152,7 @@ impl ConversationCloser for DynamoStore {
             .expression_attribute_values(":now", now)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         // One condition covers the three refusals; ALL_OLD tells them apart.
-        update = match conversation_item::owner_condition(caller) {
-            Some(owner) => update
-                .condition_expression(format!(
-                    "attribute_exists(#pk) AND {owner} AND #status = :open"
-                ))
-                .expression_attribute_names("#visitor", VISITOR_ID)
-                .expression_attribute_values(":visitor", s(caller.visitor.0.to_string())),
-            None => update.condition_expression("attribute_exists(#pk) AND #status = :open"),
-        };
+        update = conversation_item::update_if_owned(update, caller, "#status = :open");
         update = match reason {
             Some(reason) => update
                 .update_expression(

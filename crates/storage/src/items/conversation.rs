@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chat_domain::Spelling;
 use chat_domain::conversation::{Conversation, ConversationStatus};
@@ -143,6 +144,24 @@ pub fn check_access(caller: Caller, item: &Item) -> Result<(), StoreError> {
 /// write any of its conversations.
 pub fn owner_condition(caller: Caller) -> Option<&'static str> {
     (!caller.is_project_scope()).then_some("#visitor = :visitor")
+}
+
+/// `update` of a conversation item conditioned on the item existing, being `caller`'s
+/// (see [`owner_condition`]) and on `rest` (such as `#status = :open`, whose names and
+/// values the caller binds); `ALL_OLD` on a failure then tells the refusals apart.
+pub fn update_if_owned(
+    update: UpdateItemFluentBuilder,
+    caller: Caller,
+    rest: &str,
+) -> UpdateItemFluentBuilder {
+    let update = update.expression_attribute_names("#pk", crate::keys::PARTITION_KEY);
+    match owner_condition(caller) {
+        Some(owner) => update
+            .condition_expression(format!("attribute_exists(#pk) AND {owner} AND {rest}"))
+            .expression_attribute_names("#visitor", VISITOR_ID)
+            .expression_attribute_values(":visitor", string(caller.visitor.0.to_string())),
+        None => update.condition_expression(format!("attribute_exists(#pk) AND {rest}")),
+    }
 }
 
 /// The owner of a conversation item, for telling 403 from the rest.
