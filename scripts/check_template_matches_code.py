@@ -69,7 +69,7 @@ ROUTES = {
 DYNAMODB_ACTIONS = {
     "get-conversation": {"Query", "GetItem", "UpdateItem"},
     "close-conversation": {"UpdateItem", "GetItem"},
-    "chat-completion": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "ConditionCheckItem"},
+    "chat-completion": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "ConditionCheckItem", "DeleteItem"},
     "chat-projects": {"BatchGetItem"},
     "chat-identity": {"BatchGetItem", "GetItem", "PutItem", "UpdateItem"},
     "conversations": {"Query", "GetItem", "PutItem", "UpdateItem"},

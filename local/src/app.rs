@@ -11,6 +11,8 @@ use chat_engine::settings::TurnSettings;
 use chat_identity::Identity;
 use chat_projects::CurrentProject;
 use chat_providers::settings::ProviderSettings;
+use chat_sockets::Publisher;
+use chat_sockets::in_process::InProcessSockets;
 use chat_storage::DynamoStore;
 use close_conversation::CloseConversation;
 use conversations::Conversations;
@@ -62,6 +64,11 @@ pub struct App {
     pub projects: CurrentProject<DynamoStore>,
     /// `POST /v2/identity/init`, `GET /v2/identity/me`.
     pub identity: Identity<DynamoStore>,
+    /// The widget's open sockets (`crate::live`).
+    pub sockets: Arc<InProcessSockets>,
+    /// Pushes frames to the sockets of a conversation, as the functions that push do on
+    /// AWS (through the Management API there, through [`App::sockets`] here).
+    pub publisher: Publisher<DynamoStore>,
 }
 
 impl App {
@@ -76,8 +83,12 @@ impl App {
         customize: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
     ) -> Result<Self, StartupError> {
         let base = Base::build_with(settings.base.clone(), customize).await?;
+        let sockets = Arc::new(InProcessSockets::default());
+        let publisher = Publisher::new(base.store.clone(), sockets.clone());
         let completions =
-            Completions::from_settings(&base, settings.turns.clone(), &settings.providers).await?;
+            Completions::from_settings(&base, settings.turns.clone(), &settings.providers)
+                .await?
+                .with_live(publisher.clone());
         Ok(Self {
             get: GetConversation::new(&base),
             projects: CurrentProject::new(&base),
@@ -86,6 +97,8 @@ impl App {
             conversations: Conversations::new(&base),
             feedback: FeedbackFunction::new(&base),
             completions,
+            sockets,
+            publisher,
             store: base.store.clone(),
             edge: base.edge.clone(),
             settings,

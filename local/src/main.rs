@@ -216,6 +216,9 @@ struct ServeArgs {
     /// Do not serve the demo site.
     #[arg(long)]
     no_site: bool,
+    /// Where the widget's WebSocket listens (`/v2/conversations/{id}/ws?apiKey=`).
+    #[arg(long, env = "LOCAL_WS_ADDR", default_value = "127.0.0.1:3002")]
+    ws_addr: SocketAddr,
 }
 
 /// How long the printed demo token is valid.
@@ -262,7 +265,14 @@ async fn run(cli: Cli) -> Result<(), MainError> {
             let stack = start(settings, &options).await?;
             let listener = tokio::net::TcpListener::bind(args.addr).await?;
             let addr = listener.local_addr()?;
-            print_banner(&stack, &banner_settings, addr, options.no_seed).await?;
+            let ws_listener = tokio::net::TcpListener::bind(args.ws_addr).await?;
+            let ws_addr = ws_listener.local_addr()?;
+            print_banner(&stack, &banner_settings, addr, ws_addr, options.no_seed).await?;
+            tokio::spawn(chat_local::live::serve_sockets(
+                ws_listener,
+                stack.app.clone(),
+                std::future::pending(),
+            ));
             let default_site = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist"));
             // Asked for: it must come up. Found built: served when its port is free.
             let (site_dir, required) = match args.site_dir {
@@ -462,11 +472,13 @@ async fn print_banner(
     stack: &chat_local::startup::Stack,
     settings: &LocalSettings,
     addr: SocketAddr,
+    ws_addr: SocketAddr,
     no_seed: bool,
 ) -> Result<(), MainError> {
     let store = &stack.app.settings.base.store;
     let endpoint = store.dynamo.endpoint.as_deref().unwrap_or("AWS");
     println!("chat API listening on http://{addr}");
+    println!("live updates (WebSocket) on ws://{ws_addr}/v2/conversations/{{id}}/ws?apiKey=<pk>");
     println!("DynamoDB: {endpoint}, table {}", store.table_name);
     if no_seed {
         return Ok(());
@@ -486,6 +498,9 @@ async fn print_banner(
     );
     println!(
         "  curl -s -H 'content-type: application/json' -d '{{\"apiKey\":\"{DEMO_PUBLISHABLE_KEY}\",\"saVid\":\"my-browser\"}}' http://{addr}/v2/identity/init"
+    );
+    println!(
+        "  websocat 'ws://{ws_addr}/v2/conversations/{DEMO_CONVERSATION}/ws?apiKey={DEMO_PUBLISHABLE_KEY}'"
     );
     Ok(())
 }

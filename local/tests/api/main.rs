@@ -14,6 +14,7 @@ mod feedback;
 mod get;
 mod identity;
 mod limits;
+mod live;
 mod messages;
 mod openai;
 mod openapi;
