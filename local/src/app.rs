@@ -9,6 +9,7 @@ use chat_edge::wiring::BaseSettings;
 use chat_edge::{Base, Edge, StartupError};
 use chat_engine::settings::TurnSettings;
 use chat_identity::Identity;
+use chat_live::Live;
 use chat_projects::CurrentProject;
 use chat_providers::settings::ProviderSettings;
 use chat_sockets::Publisher;
@@ -64,6 +65,9 @@ pub struct App {
     pub projects: CurrentProject<DynamoStore>,
     /// `POST /v2/identity/init`, `GET /v2/identity/me`.
     pub identity: Identity<DynamoStore>,
+    /// The WebSocket API's `$connect`, `$disconnect`, `$default` (its sample events are
+    /// replayed through it; the local socket server shares its handshake decision).
+    pub live: Live<DynamoStore>,
     /// The widget's open sockets (`crate::live`).
     pub sockets: Arc<InProcessSockets>,
     /// Pushes frames to the sockets of a conversation, as the functions that push do on
@@ -96,6 +100,7 @@ impl App {
             close: CloseConversation::new(&base),
             conversations: Conversations::new(&base),
             feedback: FeedbackFunction::new(&base),
+            live: Live::new(&base),
             completions,
             sockets,
             publisher,

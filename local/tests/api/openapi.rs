@@ -91,6 +91,11 @@ fn every_status_the_sample_events_get_is_declared() {
     // test server's own check (helpers::serve_checked) does not see them.
     let declared = chat_testkit::declared_statuses();
     for (file, status) in crate::events::EXPECTED {
+        if file.starts_with("live-") {
+            // The WebSocket API's events: $connect's answer is the handshake's
+            // (live.rs checks the local socket's against the spec).
+            continue;
+        }
         let text = std::fs::read_to_string(
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../events")
