@@ -296,6 +296,16 @@ async fn handshakes_are_refused_for_unknown_conversations_other_projects_bad_ori
         "a refused handshake records nothing"
     );
     assert!(app.app.sockets.is_empty());
+    let declared = &chat_testkit::declared_statuses()[&(
+        "GET".to_owned(),
+        chat_local::live::SOCKET_TEMPLATE.to_owned(),
+    )];
+    for status in [101, 400, 401, 403, 404] {
+        assert!(
+            declared.contains(&status),
+            "openapi.yaml declares {status} for the socket"
+        );
+    }
 
     // A plain GET of the socket's path is no handshake.
     let response = app
