@@ -2,11 +2,12 @@
 //! decision every socket server makes (`handshake`: `$connect` on AWS, the local server's
 //! upgrade), the push port and its two adapters (`management`: the API Gateway Management
 //! API; `in_process`: the local server's own sockets), and the [`Publisher`] that sends a
-//! frame to every socket of a conversation. Only the functions that push link this crate
-//! (and so the Management API client).
+//! frame to every socket of a conversation. The Management API adapter is behind the
+//! `management` feature, which only the functions that push turn on.
 
 pub mod handshake;
 pub mod in_process;
+#[cfg(feature = "management")]
 pub mod management;
 pub mod port;
 pub mod publisher;

@@ -16,8 +16,10 @@ use futures_util::stream::{self, StreamExt};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+#[cfg(feature = "management")]
 use crate::management::ManagementApi;
 use crate::port::{PushError, PushPort};
+#[cfg(feature = "management")]
 use crate::settings::LiveSettings;
 
 /// The most posts in flight for one push: enough that a conversation open in a few hundred
@@ -67,6 +69,7 @@ impl<S: ConnectionStore> Publisher<S> {
     /// The publisher of a Lambda function: through the Management API at the endpoint
     /// `settings` name, with the process's SDK configuration; `None` when they name none
     /// (a deployment without the WebSocket API pushes nothing).
+    #[cfg(feature = "management")]
     pub fn through_management_api(
         store: S,
         sdk: &aws_config::SdkConfig,
