@@ -586,3 +586,103 @@ async fn an_unreachable_management_api_fails_no_write() {
         "kept: not known to be gone"
     );
 }
+
+/// A WebSocket API event for the live function.
+fn socket_event(
+    route: &str,
+    connection: &str,
+    query: Value,
+    body: Option<&str>,
+) -> lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest {
+    serde_json::from_value(json!({
+        "headers": {"Host": "abc123live.execute-api.us-east-1.amazonaws.com"},
+        "multiValueHeaders": {"Host": ["abc123live.execute-api.us-east-1.amazonaws.com"]},
+        "queryStringParameters": query,
+        "requestContext": {
+            "routeKey": route, "connectionId": connection, "requestId": "r-1", "stage": "prod",
+            "connectedAt": 0, "requestTimeEpoch": 0, "apiId": "abc123live",
+        },
+        "body": body,
+        "isBase64Encoded": false,
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_live_function_records_and_forgets_a_connection_in_counted_round_trips() {
+    let app = app().await;
+    let caller = new_caller();
+    let key = key_for(&app, caller, &[]).await;
+    let id = started(&app, caller).await;
+    let conversation = Uuid::parse_str(&id).unwrap();
+    let live = &app.app.live;
+    app.calls.clear();
+    let query = json!({"apiKey": key, "conversationId": id});
+    let opened = live
+        .handle(socket_event("$connect", "AAAA1234=", query.clone(), None))
+        .await;
+    assert_eq!(opened.status_code, 200);
+    // A cold key: its read, then the one transaction (conversation checked, both records put).
+    assert_eq!(
+        app.calls.calls(),
+        ["BatchGetItem", "TransactWriteItems:live"]
+    );
+    assert_eq!(app.calls.round_trips() + app.calls.live_round_trips(), 2);
+    assert_eq!(
+        recorded(&app, caller.project, conversation).await,
+        ["AAAA1234="]
+    );
+    // A second socket with the key cached: one round trip.
+    app.calls.clear();
+    let second = live
+        .handle(socket_event("$connect", "BBBB1234=", query, None))
+        .await;
+    assert_eq!(second.status_code, 200);
+    assert_eq!(app.calls.calls(), ["TransactWriteItems:live"]);
+
+    let pong = live
+        .handle(socket_event(
+            "$default",
+            "AAAA1234=",
+            json!({}),
+            Some("ping"),
+        ))
+        .await;
+    assert_eq!(pong.body, Some(lambda_http::Body::Text("pong".into())));
+    for other in ["pong", "{\"action\":\"ping\"}", "PING", ""] {
+        let ignored = live
+            .handle(socket_event(
+                "$default",
+                "AAAA1234=",
+                json!({}),
+                Some(other),
+            ))
+            .await;
+        assert_eq!(
+            (ignored.status_code, ignored.body),
+            (200, None),
+            "{other:?} is ignored"
+        );
+    }
+
+    app.calls.clear();
+    let closed = live
+        .handle(socket_event("$disconnect", "AAAA1234=", json!({}), None))
+        .await;
+    assert_eq!(closed.status_code, 200);
+    // The pointer (returning where the connection was), then the connection.
+    assert_eq!(
+        app.calls.live_calls(),
+        ["DeleteItem:live", "DeleteItem:live"]
+    );
+    assert_eq!(app.calls.live_round_trips(), 2);
+    assert_eq!(
+        recorded(&app, caller.project, conversation).await,
+        ["BBBB1234="]
+    );
+    // A $disconnect API Gateway repeats, or of a connection already forgotten: no error.
+    let again = live
+        .handle(socket_event("$disconnect", "AAAA1234=", json!({}), None))
+        .await;
+    assert_eq!(again.status_code, 200);
+}
