@@ -192,7 +192,8 @@ where
             .await
             .map_err(|e| for_conversation(e, conversation_id))?;
         tracing::info!(%conversation_id, %message_id, model = %assistant.model, provider = assistant.provider.as_str(), stream = turn.stream, "turn stored");
-        // While the model starts: the push delays neither the first byte nor the answer.
+        // Under way while the model starts, so the stream's first byte never waits for it;
+        // the answer ends only once it has (a Lambda must not freeze with it half sent).
         // The widget's sockets follow the conversations it sends into (the send route); a
         // completion's client holds its own history.
         let pushing = if stored_input {
