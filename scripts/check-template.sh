@@ -6,7 +6,10 @@
 #      SAM's transform of it (what CloudFormation deploys) has the routes, the streaming
 #      integration and the preflights;
 #   4. cfn-lint on that transformed template, which checks the API Gateway, IAM and Lambda
-#      resources SAM generates (cfn-lint alone checks only the SAM resources as written).
+#      resources SAM generates (cfn-lint alone checks only the SAM resources as written);
+#   5. the CloudFront Function the template embeds (cloudfront/ws-rewrite.js, compared byte
+#      for byte in step 3), run under Node against CloudFront's viewer-request events
+#      (node --test, no npm packages).
 # Installs its pinned tools first (scripts/lib/deploy-tools.sh). Contacts no AWS service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,3 +32,6 @@ python scripts/check_template_matches_code.py --quiet --transformed-out "$transf
 echo "--- cfn-lint: SAM's transform of template.yaml"
 cfn-lint "$transformed"
 echo "no findings"
+
+echo "--- CloudFront Function under Node ($(node --version))"
+node --test cloudfront/

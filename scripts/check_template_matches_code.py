@@ -17,7 +17,11 @@ What it compares:
   RESPONSE_STREAM` becomes `responseTransferMode: STREAM` and the
   response-streaming-invocations URI) with a long timeout, and each path has a preflight
   whose allowed methods, headers and cache time are what the local server answers with
-  (crates/edge/src/cors.rs).
+  (crates/edge/src/cors.rs);
+- live updates: the WebSocket API's three routes reach the live function, `$default` is
+  two-way, the push policy grants ManageConnections on that API alone and is attached by
+  exactly the functions that push (PUSHERS), and the distribution's CloudFront Function is
+  cloudfront/ws-rewrite.js byte for byte.
 
 Run by scripts/check-template.sh inside its venv (PyYAML and aws-sam-translator come with
 cfn-lint and aws-sam-cli). Exit status 1 on any mismatch; the last line reads
@@ -67,6 +71,8 @@ ROUTES = {
         ("POST", "/v2/conversations/{conversationId}/agent-messages", False),
         ("POST", "/v2/conversations/{conversationId}/release", False),
     ],
+    # The WebSocket API's routes, not the REST API's (check_live).
+    "chat-live": [],
 }
 
 # The DynamoDB actions each function's code uses, no more. TransactWriteItems is no IAM action:
@@ -74,12 +80,13 @@ ROUTES = {
 DYNAMODB_ACTIONS = {
     "get-conversation": {"Query", "GetItem", "UpdateItem"},
     "close-conversation": {"UpdateItem", "GetItem"},
-    "chat-completion": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "ConditionCheckItem"},
+    "chat-completion": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "ConditionCheckItem", "DeleteItem"},
     "chat-projects": {"BatchGetItem"},
     "chat-identity": {"BatchGetItem", "GetItem", "PutItem", "UpdateItem"},
     "conversations": {"Query", "GetItem", "PutItem", "UpdateItem"},
     "feedback": {"GetItem", "UpdateItem"},
-    "chat-agents": {"GetItem", "UpdateItem", "PutItem", "ConditionCheckItem"},
+    "chat-agents": {"GetItem", "UpdateItem", "PutItem", "ConditionCheckItem", "Query", "DeleteItem"},
+    "chat-live": {"BatchGetItem", "ConditionCheckItem", "PutItem", "DeleteItem"},
 }
 
 # Other actions a function may hold (the signing-key secret is required for every function).
@@ -92,7 +99,17 @@ OTHER_ACTIONS = {
     "conversations": {"secretsmanager:GetSecretValue"},
     "feedback": {"secretsmanager:GetSecretValue"},
     "chat-agents": {"secretsmanager:GetSecretValue"},
+    "chat-live": {"secretsmanager:GetSecretValue"},
 }
+
+# The functions that push to the widget's sockets: each attaches the stack's push policy
+# (execute-api:ManageConnections on the WebSocket API only) and is told its endpoint; no
+# other function has either. The agents function joins them when it is deployed.
+PUSHERS = {"chat-completion", "chat-agents"}
+PUSH_ENDPOINT_VAR = "LIVE_MANAGEMENT_ENDPOINT"
+# The CloudFront Function's source, embedded in the template byte for byte.
+WS_REWRITE_JS = "cloudfront/ws-rewrite.js"
+WS_PATH_PATTERN = "/v2/conversations/*/ws"
 
 # Crates that may be missing on this branch while they are written elsewhere: their function
 # is then checked only for what the template alone can tell.
@@ -107,7 +124,10 @@ PENDING_ENV = {
 
 # Variables every function must have, and ones no deployment may set.
 REQUIRED_ENV = {"TABLE_NAME", "SESSION_SIGNING_KEYS_SECRET_ARN", "LOG_FORMAT"}
-FUNCTION_ENV = {"chat-completion": {"OPENAI_API_KEY_SECRET_ARN", "OPENAI_BASE_URL"}}
+FUNCTION_ENV = {
+    "chat-completion": {"OPENAI_API_KEY_SECRET_ARN", "OPENAI_BASE_URL", "LIVE_MANAGEMENT_ENDPOINT"},
+    "chat-agents": {"LIVE_MANAGEMENT_ENDPOINT"},
+}
 FORBIDDEN_ENV = {
     "SESSION_SIGNING_KEYS": "keys inline in the configuration; use SESSION_SIGNING_KEYS_SECRET_ARN",
     "DYNAMODB_ENDPOINT": "a local engine's endpoint",
@@ -642,6 +662,97 @@ def check_api(r: Report, root: Path, template: dict[str, Any], transformed: dict
                     f"'{max_age}'", "crates/edge/src/cors.rs MAX_AGE_SECS")
 
 
+def check_live(r: Report, root: Path, template: dict[str, Any], deployed: dict[str, str]) -> None:
+    print("--- live updates (the WebSocket API, the push policy, the distribution)")
+    resources = template.get("Resources", {})
+    apis = [k for k, v in resources_of(template, "AWS::ApiGatewayV2::Api").items() if v["Properties"].get("ProtocolType") == "WEBSOCKET"]
+    if not r.check(len(apis) == 1, "one WebSocket API", f"found {apis}"):
+        return
+    api = apis[0]
+    live = deployed.get("chat-live")
+    if not r.check(live is not None, "the live function is deployed"):
+        return
+    integrations = {
+        k for k, v in resources_of(template, "AWS::ApiGatewayV2::Integration").items()
+        if v["Properties"].get("ApiId") == {"Ref": api}
+        and v["Properties"].get("IntegrationType") == "AWS_PROXY"
+        and f"${{{live}.Arn}}" in json.dumps(v["Properties"].get("IntegrationUri"))
+    }
+    r.check(bool(integrations), f"a Lambda proxy integration of {api} invokes {live}")
+    routes = {v["Properties"].get("RouteKey"): (k, v["Properties"]) for k, v in resources_of(template, "AWS::ApiGatewayV2::Route").items() if v["Properties"].get("ApiId") == {"Ref": api}}
+    r.equal(f"{api} routes", sorted(routes), ["$connect", "$default", "$disconnect"], "crates/sockets and functions/live")
+    for key, (_, props) in routes.items():
+        target = props.get("Target", {}).get("Fn::Sub", "") if isinstance(props.get("Target"), dict) else ""
+        r.check(any(f"integrations/${{{i}}}" == target for i in integrations), f"{key} goes to {live}", f"target {props.get('Target')!r}")
+    default_id = routes.get("$default", (None, {}))[0]
+    r.check(
+        routes.get("$default", (None, {}))[1].get("RouteResponseSelectionExpression") == "$default"
+        and any(v["Properties"].get("RouteId") == {"Ref": default_id} for v in resources_of(template, "AWS::ApiGatewayV2::RouteResponse").values()),
+        "$default is a two-way route (pong is its response: the live function needs no ManageConnections)",
+    )
+    stages = [v["Properties"] for v in resources_of(template, "AWS::ApiGatewayV2::Stage").values() if v["Properties"].get("ApiId") == {"Ref": api}]
+    r.check(len(stages) == 1 and stages[0].get("AutoDeploy") is True, f"{api} has one auto-deployed stage")
+    permissions = [
+        v["Properties"] for v in resources_of(template, "AWS::Lambda::Permission").values()
+        if v["Properties"].get("FunctionName") == {"Ref": live}
+    ]
+    r.check(
+        any(p.get("Principal") == "apigateway.amazonaws.com" and f"${{{api}}}/*" in json.dumps(p.get("SourceArn")) for p in permissions),
+        f"{api} may invoke {live} (and only it)",
+    )
+    # The push policy: ManageConnections on this API's connections, nothing else.
+    policies = {
+        k: v for k, v in resources_of(template, "AWS::IAM::ManagedPolicy").items()
+        if "execute-api:ManageConnections" in json.dumps(v["Properties"].get("PolicyDocument"))
+    }
+    if r.check(len(policies) == 1, "one managed policy grants execute-api:ManageConnections", f"found {sorted(policies)}"):
+        policy_id, policy = next(iter(policies.items()))
+        sts = policy["Properties"]["PolicyDocument"]["Statement"]
+        r.check(all(as_list(st.get("Action")) == ["execute-api:ManageConnections"] and st.get("Effect") == "Allow" for st in sts), f"{policy_id} allows ManageConnections alone")
+        for st in sts:
+            for res in as_list(st.get("Resource")):
+                sub = res.get("Fn::Sub", "") if isinstance(res, dict) else ""
+                r.check(
+                    re.fullmatch(r"arn:\$\{AWS::Partition\}:execute-api:\$\{AWS::Region\}:\$\{AWS::AccountId\}:\$\{" + api + r"\}/\$\{StageName\}/(POST|DELETE)/@connections/\*", sub) is not None,
+                    f"{policy_id}: only {api}'s connections", f"resource {res!r}",
+                )
+        for binary, logical_id in deployed.items():
+            props = function_properties(template, resources[logical_id].get("Properties", {}))
+            attaches = {"Ref": policy_id} in as_list(props.get("Policies", []))
+            env = props.get("Environment", {}).get("Variables", {})
+            if binary in PUSHERS:
+                r.check(attaches, f"{logical_id} ({binary}) attaches {policy_id}: it pushes")
+                r.check(PUSH_ENDPOINT_VAR in env and f"${{{api}}}" in json.dumps(env.get(PUSH_ENDPOINT_VAR)), f"{logical_id} ({binary}): {PUSH_ENDPOINT_VAR} is {api}'s stage")
+            else:
+                r.check(not attaches, f"{logical_id} ({binary}) does not push: no {policy_id}")
+                r.check(PUSH_ENDPOINT_VAR not in env, f"{logical_id} ({binary}) has no {PUSH_ENDPOINT_VAR}")
+    # The distribution and its function, behind the parameter.
+    functions = resources_of(template, "AWS::CloudFront::Function")
+    if r.check(len(functions) == 1, "one CloudFront Function"):
+        fn_id, fn = next(iter(functions.items()))
+        r.equal(f"{fn_id} runtime", fn["Properties"].get("FunctionConfig", {}).get("Runtime"), "cloudfront-js-2.0", "the design")
+        source = (root / WS_REWRITE_JS).read_text(encoding="utf-8")
+        r.check(fn["Properties"].get("FunctionCode") == source, f"{fn_id}'s code is {WS_REWRITE_JS} byte for byte", "they differ: copy the file into FunctionCode")
+        r.check(fn.get("Condition") == "DistributionEnabled", f"{fn_id} exists only with EnableDistribution")
+    distributions = resources_of(template, "AWS::CloudFront::Distribution")
+    if r.check(len(distributions) == 1, "one CloudFront distribution"):
+        dist = next(iter(distributions.values()))
+        r.check(dist.get("Condition") == "DistributionEnabled", "the distribution exists only with EnableDistribution")
+        config = dist["Properties"]["DistributionConfig"]
+        origins = {o["Id"]: o for o in config.get("Origins", [])}
+        behaviors = {b.get("PathPattern"): b for b in config.get("CacheBehaviors", [])}
+        ws = behaviors.get(WS_PATH_PATTERN)
+        if r.check(ws is not None, f"a cache behaviour for {WS_PATH_PATTERN}"):
+            origin = origins.get(ws.get("TargetOriginId"), {})
+            r.check(f"${{{api}}}" in json.dumps(origin.get("DomainName")), f"{WS_PATH_PATTERN} goes to {api}")
+            r.check(
+                any(a.get("EventType") == "viewer-request" and "WsRewriteFunction" in json.dumps(a.get("FunctionARN")) for a in ws.get("FunctionAssociations", [])),
+                f"{WS_PATH_PATTERN} runs the rewrite on the viewer request",
+            )
+        default = origins.get(config.get("DefaultCacheBehavior", {}).get("TargetOriginId"), {})
+        r.check("${ChatApi}" in json.dumps(default.get("DomainName")), "everything else goes to the REST API")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent, help="the repository")
@@ -669,6 +780,7 @@ def main() -> int:
     check_env(r, root, template, deployed, table)
     check_iam(r, root, template, deployed, table)
     check_api(r, root, template, transformed, deployed)
+    check_live(r, root, template, deployed)
 
     if r.failed:
         print(f"\ntemplate.yaml and the code DISAGREE: {r.failed} check(s) failed (FAIL lines above)")

@@ -10,8 +10,11 @@ use chat_edge::wiring::BaseSettings;
 use chat_edge::{Base, Edge, StartupError};
 use chat_engine::settings::TurnSettings;
 use chat_identity::Identity;
+use chat_live::Live;
 use chat_projects::CurrentProject;
 use chat_providers::settings::ProviderSettings;
+use chat_sockets::Publisher;
+use chat_sockets::in_process::InProcessSockets;
 use chat_storage::DynamoStore;
 use close_conversation::CloseConversation;
 use conversations::Conversations;
@@ -65,6 +68,14 @@ pub struct App {
     pub identity: Identity<DynamoStore>,
     /// `POST /v2/conversations/{conversationId}/handoff`, `…/agent-messages`, `…/release`.
     pub agents: Agents<DynamoStore>,
+    /// The WebSocket API's `$connect`, `$disconnect`, `$default` (its sample events are
+    /// replayed through it; the local socket server shares its handshake decision).
+    pub live: Live<DynamoStore>,
+    /// The widget's open sockets (`crate::live`).
+    pub sockets: Arc<InProcessSockets>,
+    /// Pushes frames to the sockets of a conversation, as the functions that push do on
+    /// AWS (through the Management API there, through [`App::sockets`] here).
+    pub publisher: Publisher<DynamoStore>,
 }
 
 impl App {
@@ -79,8 +90,12 @@ impl App {
         customize: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
     ) -> Result<Self, StartupError> {
         let base = Base::build_with(settings.base.clone(), customize).await?;
+        let sockets = Arc::new(InProcessSockets::default());
+        let publisher = Publisher::new(base.store.clone(), sockets.clone());
         let completions =
-            Completions::from_settings(&base, settings.turns.clone(), &settings.providers).await?;
+            Completions::from_settings(&base, settings.turns.clone(), &settings.providers)
+                .await?
+                .with_live(publisher.clone());
         Ok(Self {
             get: GetConversation::new(&base),
             projects: CurrentProject::new(&base),
@@ -88,8 +103,11 @@ impl App {
             close: CloseConversation::new(&base),
             conversations: Conversations::new(&base),
             feedback: FeedbackFunction::new(&base),
-            agents: Agents::new(&base),
+            agents: Agents::new(&base).with_live(Some(publisher.clone())),
+            live: Live::new(&base),
             completions,
+            sockets,
+            publisher,
             store: base.store.clone(),
             edge: base.edge.clone(),
             settings,

@@ -2,13 +2,15 @@
 //! DynamoDB engine by default, calling the same handlers the Lambda functions run; and
 //! the admin commands that write projects and assistants.
 //!
-//! `app` holds every function's state, `server` routes requests to them, `startup`
-//! brings the stack up (`embedded_dynamo`, `seed`), `settings` adds the development
-//! defaults, `admin` is the operator's commands.
+//! `app` holds every function's state, `server` routes requests to them, `live` serves
+//! the widget's WebSocket on its own port, `startup` brings the stack up
+//! (`embedded_dynamo`, `seed`), `settings` adds the development defaults, `admin` is the
+//! operator's commands.
 
 pub mod admin;
 pub mod app;
 pub mod embedded_dynamo;
+pub mod live;
 pub mod seed;
 pub mod server;
 pub mod settings;

@@ -13,6 +13,7 @@ pub mod input;
 pub mod interrupted;
 pub mod limits;
 pub mod listing;
+pub mod live;
 pub mod message;
 pub mod secret;
 pub mod session;

@@ -9,6 +9,8 @@
 //! | assistant | `P#<projectId>` | `A#<assistantId>` |
 //! | message pointer (which conversation a message is in) | `P#<projectId>#M#<messageId>` | `MP` |
 //! | rate-limit counter | `RL#<class>#P#<projectId>[#V#<visitorId>]`, `RL#quota#P#<projectId>` | the window |
+//! | WebSocket connection (with a TTL) | `P#<projectId>#C#<conversationId>` | `WS#<connectionId>` |
+//! | connection pointer (which conversation a connection is on; with a TTL) | `WS#<connectionId>` | `WS` |
 //!
 //! The visitor index (`gsi1`): `gsi1pk = P#<projectId>#V#<visitorId>`, `gsi1sk = lastInteractionAt`.
 //! The project index (`gsi2`): `gsi2pk = P#<projectId>`, sorted by the same `gsi1sk`.
@@ -132,6 +134,22 @@ pub fn visitor_pk(project: ProjectId, visitor: VisitorId) -> String {
 /// The partition key of an anonymous visitor's device (the widget's `saVid`).
 pub fn device_pk(project: ProjectId, device: &str) -> String {
     format!("P#{}#D#{device}", project.0)
+}
+
+/// The sort-key prefix of a conversation's WebSocket connections.
+pub const CONNECTION_SK_PREFIX: &str = "WS#";
+/// The sort key of a connection pointer.
+pub const CONNECTION_POINTER_SK: &str = "WS";
+
+/// The sort key of a WebSocket connection, under its conversation's partition.
+pub fn connection_sk(connection: &str) -> String {
+    format!("{CONNECTION_SK_PREFIX}{connection}")
+}
+
+/// The partition key of the pointer from a connection id to its conversation: `$disconnect`
+/// names the connection alone. API Gateway makes the id, so no caller chooses this key.
+pub fn connection_pointer_pk(connection: &str) -> String {
+    format!("WS#{connection}")
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! which owns every key and attribute name of the single table and the one writer of each
 //! item kind.
 //!
-//! `ports` are what handlers call; `dynamo`, `turns`, `agents`, `counters`, `projects` and `import`
+//! `ports` are what handlers call; `dynamo`, `turns`, `agents`, `counters`, `connections`, `projects` and `import`
 //! are the adapter's operations; `items` turns domain objects into items and back; `keys`
 //! and `table` are the layout; `client` and `aws_https` build the SDK client.
 
@@ -11,6 +11,7 @@ pub mod api_keys;
 pub mod aws_https;
 pub mod backfill;
 pub mod client;
+pub mod connections;
 pub mod conversations;
 pub mod counters;
 pub mod dynamo;

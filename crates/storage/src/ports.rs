@@ -354,3 +354,42 @@ pub trait VisitorStore: Send + Sync {
         visitor: VisitorId,
     ) -> impl Future<Output = Result<Option<Visitor>, StoreError>> + Send;
 }
+
+/// The widget's WebSocket connections, recorded under their conversation.
+pub trait ConnectionStore: Send + Sync {
+    /// Records `connection` on conversation `conversation_id` of `project`, expiring at
+    /// `expires_at` (epoch seconds), in one transaction that also checks the conversation
+    /// exists: `NotFound` (nothing written) when it does not.
+    fn open_connection(
+        &self,
+        project: ProjectId,
+        conversation_id: Uuid,
+        connection: &str,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Forgets `connection` of a conversation whose place is known (a push found it gone,
+    /// or the local server saw it close). Forgetting twice is no error.
+    fn forget_connection(
+        &self,
+        project: ProjectId,
+        conversation_id: Uuid,
+        connection: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Forgets `connection` knowing only its id (`$disconnect`); where it was, when it was
+    /// still recorded.
+    fn close_connection(
+        &self,
+        connection: &str,
+    ) -> impl Future<Output = Result<Option<crate::items::connection::ConnectionPlace>, StoreError>> + Send;
+
+    /// The ids of conversation `conversation_id`'s connections not expired at `now`
+    /// (epoch seconds): one Query per page of them.
+    fn connections(
+        &self,
+        project: ProjectId,
+        conversation_id: Uuid,
+        now: i64,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+}

@@ -36,6 +36,8 @@ use crate::call_log::{CallLog, CallLogInterceptor};
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// `ws://127.0.0.1:<port>`: the widget's WebSocket server.
+    pub ws_base: String,
     /// A plain HTTP client.
     pub http: reqwest::Client,
     /// A client for setting up and inspecting the table (not logged).
@@ -55,6 +57,7 @@ pub struct TestApp {
     undeclared: Arc<Mutex<Vec<String>>>,
     _engine: EmbeddedDynamo,
     _shutdown: oneshot::Sender<()>,
+    _ws_shutdown: oneshot::Sender<()>,
 }
 
 /// Where the app's DynamoDB traffic goes, given the engine's endpoint (a fault proxy).
@@ -156,6 +159,16 @@ impl Builder {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stopped) = oneshot::channel::<()>();
+        let ws_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ws_base = format!("ws://{}", ws_listener.local_addr().unwrap());
+        let (ws_shutdown, ws_stopped) = oneshot::channel::<()>();
+        tokio::spawn(chat_local::live::serve_sockets(
+            ws_listener,
+            app.clone(),
+            async {
+                let _ = ws_stopped.await;
+            },
+        ));
         let undeclared = Arc::new(Mutex::new(Vec::new()));
         let seen = undeclared.clone();
         let observer: Observer = Arc::new(move |route, status| {
@@ -183,6 +196,8 @@ impl Builder {
         ));
         TestApp {
             base,
+            ws_base,
+            _ws_shutdown: ws_shutdown,
             http: reqwest::Client::new(),
             store: DynamoStore::new(dynamo.clone(), table.clone()),
             dynamo,

@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
 
 /// One request: its operation (`Query`, `UpdateItem`; rate-limit counter updates are
-/// `UpdateItem:counter`) and when it was sent and answered.
+/// `UpdateItem:counter`, the widget's connections' reads and writes `Query:live`,
+/// `DeleteItem:live`) and when it was sent and answered.
 #[derive(Clone, Debug)]
 pub struct Call {
     /// The operation as `x-amz-target` names it.
@@ -33,12 +34,31 @@ impl CallLog {
         self.entries().into_iter().map(|c| c.operation).collect()
     }
 
-    /// The operations sent so far, leaving out rate-limit counter updates.
+    /// The operations sent so far, leaving out rate-limit counter updates and the pushes
+    /// to the widget's sockets (which run beside the operation: [`CallLog::live_calls`]).
     pub fn data_calls(&self) -> Vec<String> {
         self.calls()
             .into_iter()
-            .filter(|c| !c.ends_with(":counter"))
+            .filter(|c| !c.ends_with(":counter") && !c.ends_with(LIVE))
             .collect()
+    }
+
+    /// The calls about the widget's connections (a push's listing, forgetting gone ones,
+    /// a handshake's record), in order.
+    pub fn live_calls(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.ends_with(LIVE))
+            .collect()
+    }
+
+    /// Sequential round trips of the calls about the widget's connections alone.
+    pub fn live_round_trips(&self) -> usize {
+        trips(
+            self.entries()
+                .into_iter()
+                .filter(|c| c.operation.ends_with(LIVE)),
+        )
     }
 
     /// The calls with their times.
@@ -48,29 +68,42 @@ impl CallLog {
 
     /// Sequential round trips: the number of groups of calls that overlapped in time.
     /// Calls sent together count once; a call sent after the others were answered
-    /// starts another round trip.
+    /// starts another round trip. A push to the widget's sockets runs beside the
+    /// operation that caused it, off its path, and is left out
+    /// ([`CallLog::live_round_trips`] counts it).
     pub fn round_trips(&self) -> usize {
-        let mut calls = self.entries();
-        calls.sort_by_key(|c| c.sent);
-        let mut trips = 0;
-        let mut open_until: Option<Instant> = None;
-        for call in calls {
-            let end = call.answered.unwrap_or(call.sent);
-            match open_until {
-                Some(until) if call.sent <= until => open_until = Some(until.max(end)),
-                _ => {
-                    trips += 1;
-                    open_until = Some(end);
-                }
-            }
-        }
-        trips
+        trips(
+            self.entries()
+                .into_iter()
+                .filter(|c| !c.operation.ends_with(LIVE)),
+        )
     }
 
     /// Forgets what was sent so far.
     pub fn clear(&self) {
         self.0.lock().expect("call log lock").clear();
     }
+}
+
+/// The suffix of calls about the widget's connections.
+const LIVE: &str = ":live";
+
+fn trips(calls: impl Iterator<Item = Call>) -> usize {
+    let mut calls: Vec<Call> = calls.collect();
+    calls.sort_by_key(|c| c.sent);
+    let mut trips = 0;
+    let mut open_until: Option<Instant> = None;
+    for call in calls {
+        let end = call.answered.unwrap_or(call.sent);
+        match open_until {
+            Some(until) if call.sent <= until => open_until = Some(until.max(end)),
+            _ => {
+                trips += 1;
+                open_until = Some(end);
+            }
+        }
+    }
+    trips
 }
 
 /// The index of the attempt in flight, kept in the operation's config bag.
@@ -103,8 +136,14 @@ impl Intercept for CallLogInterceptor {
             .body()
             .bytes()
             .is_some_and(|body| body.windows(4).any(|w| w == b"\"RL#"));
+        let is_live = request
+            .body()
+            .bytes()
+            .is_some_and(|body| body.windows(4).any(|w| w == b"\"WS#"));
         if is_counter {
             operation.push_str(":counter");
+        } else if is_live {
+            operation.push_str(LIVE);
         }
         let mut log = self.0.0.lock().expect("call log lock");
         cfg.interceptor_state().store_put(InFlight(log.len()));

@@ -276,23 +276,33 @@ async fn each_route_is_one_write_without_rate_limits() {
         None,
     )
     .await;
+    // After the write, a handoff and an agent message list the conversation's sockets to
+    // push to (one Query); release pushes nothing.
     let cases = [
-        ("handoff", Some(dana()), 200, vec!["UpdateItem"]),
+        (
+            "handoff",
+            Some(dana()),
+            200,
+            vec!["UpdateItem"],
+            vec!["Query:live"],
+        ),
         (
             "agent-messages",
             Some(json!({"content": "Hello"})),
             201,
             vec!["GetItem", "TransactWriteItems"],
+            vec!["Query:live"],
         ),
-        ("release", None, 200, vec!["UpdateItem"]),
-        ("release", None, 200, vec!["UpdateItem"]),
+        ("release", None, 200, vec!["UpdateItem"], vec![]),
+        ("release", None, 200, vec!["UpdateItem"], vec![]),
     ];
-    for (action, body, want, calls) in cases {
+    for (action, body, want, calls, live) in cases {
         app.calls.clear();
         let response = agent_post(&app, Some(&agent), &id, action, body).await;
         assert_eq!(response.status(), want, "{action}");
-        assert_eq!(app.calls.calls(), calls, "{action}");
+        assert_eq!(app.calls.data_calls(), calls, "{action}");
         assert_eq!(app.calls.round_trips(), calls.len(), "{action}");
+        assert_eq!(app.calls.live_calls(), live, "{action}");
     }
 }
 

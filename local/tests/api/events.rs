@@ -68,7 +68,85 @@ pub const EXPECTED: &[(&str, u16)] = &[
     ("chat-agents-message.json", 201),
     ("chat-agents-release.json", 200),
     ("chat-agents-unhanded-message.json", 409),
+    ("live-connect.json", 200),
+    ("live-connect-unknown-conversation.json", 404),
+    ("live-connect-other-project-key.json", 404),
+    ("live-connect-bad-origin.json", 403),
+    ("live-disconnect.json", 200),
+    ("live-default-ping.json", 200),
 ];
+
+/// The keys the `live-connect-*` events use besides the demo key (which allows any origin):
+/// one of the demo project allowing only `https://shop.example`, and one of another project.
+/// `scripts/local-invoke.sh` skips the events that name them (the demo seed has neither).
+pub const SAMPLE_KEYS: [(&str, &str, &[&str]); 2] = [
+    (
+        "pk_0192f0a000007000800000000000d001_5a0b5a0b5a0b5a0b5a0b5a0b5a0b5a0b",
+        "0192f0a0-0000-7000-8000-00000000d001",
+        &["https://shop.example"],
+    ),
+    (
+        "pk_0192f0a000007000800000000000e001_0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e",
+        "0192f0a0-0000-7000-8000-00000000e001",
+        &[],
+    ),
+];
+
+async fn store_sample_keys(app: &TestApp) {
+    for (key, project, origins) in SAMPLE_KEYS {
+        let record = chat_domain::api_key::KeyRecord {
+            kind: chat_domain::api_key::KeyKind::Publishable,
+            project: chat_domain::ids::ProjectId(uuid::Uuid::parse_str(project).unwrap()),
+            assistant: None,
+            allowed_origins: origins.iter().map(|o| (*o).to_owned()).collect(),
+            label: Some("sample events".into()),
+            revoked: false,
+            created_at: chat_domain::timestamp::Timestamp::now(),
+            display: key.to_owned(),
+        };
+        app.store.create_key(key, &record).await.unwrap();
+    }
+}
+
+/// A WebSocket API event (`live-*`) through the live function: its status, headers, body.
+async fn replay_socket_event(
+    app: &TestApp,
+    name: &str,
+    text: &str,
+) -> (http::StatusCode, http::HeaderMap, Vec<u8>) {
+    let event: lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest =
+        serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("events/{name} is not a WebSocket API event: {e}"));
+    let response = app.app.live.handle(event).await;
+    let body = match response.body {
+        Some(lambda_http::Body::Text(text)) => text.into_bytes(),
+        Some(other) => other.as_ref().to_vec(),
+        None => Vec::new(),
+    };
+    let status = http::StatusCode::from_u16(response.status_code as u16).unwrap();
+    if name == "live-default-ping.json" {
+        assert_eq!(body, b"pong", "events/{name}: ping gets pong");
+    }
+    // live-connect records the connection that live-disconnect (after it in name order)
+    // forgets.
+    let recorded = chat_storage::ports::ConnectionStore::connections(
+        &app.store,
+        chat_local::seed::demo_caller().project,
+        chat_local::seed::DEMO_CONVERSATION,
+        chat_domain::timestamp::Timestamp::now().unix_seconds(),
+    )
+    .await
+    .unwrap();
+    let open = match name {
+        "live-connect.json" | "live-default-ping.json" => vec!["TWegAcC4EowCHnA=".to_owned()],
+        _ => Vec::new(),
+    };
+    assert_eq!(
+        recorded, open,
+        "events/{name}: the sockets recorded after it"
+    );
+    (status, response.headers, body)
+}
 
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
@@ -79,6 +157,7 @@ async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
     // Instant answers, so the streaming events finish at once.
     let app = TestApp::builder().instant_answers().spawn().await;
     seed_demo(&app.store).await.unwrap();
+    store_sample_keys(&app).await;
     let expected: BTreeMap<&str, u16> = EXPECTED.iter().copied().collect();
     let mut files: Vec<String> = std::fs::read_dir(events_dir())
         .unwrap()
@@ -92,31 +171,35 @@ async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
             .get(name.as_str())
             .unwrap_or_else(|| panic!("events/{name} has no expected status in this test"));
         let text = std::fs::read_to_string(events_dir().join(&name)).unwrap();
-        let request = lambda_http::request::from_str(&text)
-            .unwrap_or_else(|e| panic!("events/{name} is not an API Gateway event: {e}"));
+        let request = || {
+            lambda_http::request::from_str(&text)
+                .unwrap_or_else(|e| panic!("events/{name} is not an API Gateway event: {e}"))
+        };
         let (status, headers, body) = if name.starts_with("get-") {
-            let (parts, body) = app.app.get.handle(request).await.into_parts();
+            let (parts, body) = app.app.get.handle(request()).await.into_parts();
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("close-") {
-            let (parts, body) = app.app.close.handle(request).await.into_parts();
+            let (parts, body) = app.app.close.handle(request()).await.into_parts();
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("chat-projects-") {
-            let (parts, body) = app.app.projects.handle(request).await.into_parts();
+            let (parts, body) = app.app.projects.handle(request()).await.into_parts();
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("chat-identity-") {
-            let (parts, body) = app.app.identity.handle(request).await.into_parts();
+            let (parts, body) = app.app.identity.handle(request()).await.into_parts();
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("conversations-") {
-            let (parts, body) = app.app.conversations.handle(request).await.into_parts();
+            let (parts, body) = app.app.conversations.handle(request()).await.into_parts();
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("chat-agents-") {
-            let (parts, body) = app.app.agents.handle(request).await.into_parts();
+            let (parts, body) = app.app.agents.handle(request()).await.into_parts();
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("feedback-") {
-            let (parts, body) = app.app.feedback.handle(request).await.into_parts();
+            let (parts, body) = app.app.feedback.handle(request()).await.into_parts();
             (parts.status, parts.headers, body.as_ref().to_vec())
+        } else if name.starts_with("live-") {
+            replay_socket_event(&app, &name, &text).await
         } else if name.starts_with("chat-completion") {
-            let (parts, body) = app.app.completions.handle(request).await.into_parts();
+            let (parts, body) = app.app.completions.handle(request()).await.into_parts();
             let body = http_body_util::BodyExt::collect(body)
                 .await
                 .unwrap()
@@ -134,7 +217,10 @@ async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
         if want >= 400 {
             let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
             assert!(body["error"]["code"].is_string(), "events/{name}");
-        } else if headers["content-type"] == "text/event-stream" {
+        } else if headers
+            .get("content-type")
+            .is_some_and(|t| t == "text/event-stream")
+        {
             assert!(body.ends_with(b"data: [DONE]\n\n"), "events/{name}");
         }
         // The Lambda's request id comes from API Gateway's context when run outside Lambda.

@@ -16,6 +16,7 @@ mod feedback;
 mod get;
 mod identity;
 mod limits;
+mod live;
 mod messages;
 mod openai;
 mod openapi;

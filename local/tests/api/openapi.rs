@@ -78,10 +78,15 @@ fn spec_operations(spec: &Value) -> BTreeSet<(String, String)> {
 fn the_spec_declares_exactly_the_servers_routes() {
     let spec = spec();
     assert_eq!(spec["openapi"], "3.1.0");
-    let served: BTreeSet<(String, String)> = ROUTES
+    let mut served: BTreeSet<(String, String)> = ROUTES
         .iter()
         .map(|route| (route.method.to_owned(), route.template.to_owned()))
         .collect();
+    // The widget's socket, served on its own port (chat_local::live).
+    served.insert((
+        "GET".to_owned(),
+        chat_local::live::SOCKET_TEMPLATE.to_owned(),
+    ));
     assert_eq!(spec_operations(&spec), served);
 }
 
@@ -91,6 +96,19 @@ fn every_status_the_sample_events_get_is_declared() {
     // test server's own check (helpers::serve_checked) does not see them.
     let declared = chat_testkit::declared_statuses();
     for (file, status) in crate::events::EXPECTED {
+        if file.starts_with("live-") {
+            // The WebSocket API's events: $connect's answer is the handshake's (200 opens
+            // the socket: 101); $disconnect and $default have no HTTP counterpart.
+            if file.starts_with("live-connect") {
+                let key = (
+                    "GET".to_owned(),
+                    chat_local::live::SOCKET_TEMPLATE.to_owned(),
+                );
+                let status = if *status == 200 { 101 } else { *status };
+                assert!(declared[&key].contains(&status), "events/{file}: {status}");
+            }
+            continue;
+        }
         let text = std::fs::read_to_string(
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../events")

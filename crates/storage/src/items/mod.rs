@@ -16,6 +16,7 @@ use crate::error::StoreError;
 use crate::keys::{PARTITION_KEY, SORT_KEY};
 
 pub mod api_key;
+pub mod connection;
 pub mod conversation;
 pub mod message;
 pub mod message_pointer;

@@ -1,0 +1,219 @@
+//! Sends a frame to every socket of a conversation: one Query lists them, the posts go out
+//! concurrently (at most [`MAX_CONCURRENT_POSTS`] at once), a gone connection is forgotten,
+//! and nothing fails the write that caused the push (what goes wrong is logged with its
+//! cause). [`Publisher::start`] runs a push beside the caller's own work; the caller awaits
+//! its [`Pushing`] before its invocation ends, so a Lambda never freezes with a push half
+//! sent.
+
+use std::sync::Arc;
+
+use chat_domain::ids::ProjectId;
+use chat_domain::live::LiveFrame;
+use chat_domain::message::Message;
+use chat_domain::timestamp::Timestamp;
+use chat_storage::ports::ConnectionStore;
+use futures_util::stream::{self, StreamExt};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+#[cfg(feature = "management")]
+use crate::management::ManagementApi;
+use crate::port::{PushError, PushPort};
+#[cfg(feature = "management")]
+use crate::settings::LiveSettings;
+
+/// The most posts in flight for one push: enough that a conversation open in a few hundred
+/// tabs is served in a handful of post latencies, few enough to stay within the Management
+/// API's per-account rate and the function's sockets.
+pub const MAX_CONCURRENT_POSTS: usize = 64;
+
+/// What a push did, connection by connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Frames that arrived.
+    pub delivered: usize,
+    /// Connections found gone, and forgotten.
+    pub gone: usize,
+    /// Posts that failed otherwise (logged; the connection is kept), or 1 when the
+    /// connections could not be listed.
+    pub failed: usize,
+}
+
+/// Sends frames to the sockets of conversations.
+pub struct Publisher<S> {
+    store: S,
+    port: Arc<dyn PushPort>,
+}
+
+impl<S: Clone> Clone for Publisher<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            port: self.port.clone(),
+        }
+    }
+}
+
+enum Outcome {
+    Delivered,
+    Gone,
+    Failed,
+}
+
+impl<S: ConnectionStore> Publisher<S> {
+    /// A publisher finding connections in `store` and posting through `port`.
+    pub fn new(store: S, port: Arc<dyn PushPort>) -> Self {
+        Self { store, port }
+    }
+
+    /// The publisher of a Lambda function: through the Management API at the endpoint
+    /// `settings` name, with the process's SDK configuration; `None` when they name none
+    /// (a deployment without the WebSocket API pushes nothing).
+    #[cfg(feature = "management")]
+    pub fn through_management_api(
+        store: S,
+        sdk: &aws_config::SdkConfig,
+        settings: &LiveSettings,
+    ) -> Option<Self> {
+        let endpoint = settings.endpoint.as_deref()?;
+        Some(Self::new(
+            store,
+            Arc::new(ManagementApi::new(sdk, endpoint)),
+        ))
+    }
+
+    /// Sends `frame` to every socket of `project`'s conversation `conversation_id`.
+    pub async fn publish(
+        &self,
+        project: ProjectId,
+        conversation_id: Uuid,
+        frame: &LiveFrame,
+    ) -> Delivery {
+        let now = Timestamp::now().unix_seconds();
+        let connections = match self.store.connections(project, conversation_id, now).await {
+            Ok(connections) => connections,
+            Err(error) => {
+                tracing::warn!(%conversation_id, %error, "listing the sockets to push to failed");
+                return Delivery {
+                    failed: 1,
+                    ..Delivery::default()
+                };
+            }
+        };
+        if connections.is_empty() {
+            return Delivery::default();
+        }
+        let text = frame.to_text();
+        let text = text.as_str();
+        let outcomes: Vec<Outcome> = stream::iter(connections)
+            .map(|connection| self.push_one(project, conversation_id, connection, text))
+            .buffer_unordered(MAX_CONCURRENT_POSTS)
+            .collect()
+            .await;
+        let mut delivery = Delivery::default();
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Delivered => delivery.delivered += 1,
+                Outcome::Gone => delivery.gone += 1,
+                Outcome::Failed => delivery.failed += 1,
+            }
+        }
+        tracing::info!(
+            %conversation_id,
+            delivered = delivery.delivered,
+            gone = delivery.gone,
+            failed = delivery.failed,
+            "pushed"
+        );
+        delivery
+    }
+
+    /// Sends `new_message` with `message` (a stored `user` or `human_agent` message) to
+    /// the sockets of its conversation.
+    pub async fn new_message(&self, project: ProjectId, message: &Message) -> Delivery {
+        self.publish(
+            project,
+            message.chat_id,
+            &LiveFrame::new_message(message.clone()),
+        )
+        .await
+    }
+
+    /// Sends `human_assigned` to the sockets of `conversation_id`.
+    pub async fn human_assigned(&self, project: ProjectId, conversation_id: Uuid) -> Delivery {
+        self.publish(
+            project,
+            conversation_id,
+            &LiveFrame::human_assigned(conversation_id),
+        )
+        .await
+    }
+
+    async fn push_one(
+        &self,
+        project: ProjectId,
+        conversation_id: Uuid,
+        connection: String,
+        text: &str,
+    ) -> Outcome {
+        let connection = connection.as_str();
+        match self.port.post(connection, text).await {
+            Ok(()) => Outcome::Delivered,
+            Err(PushError::Gone) => {
+                if let Err(error) = self
+                    .store
+                    .forget_connection(project, conversation_id, connection)
+                    .await
+                {
+                    // Its TTL sweeps it, and the next push tries again.
+                    tracing::warn!(%conversation_id, connection, %error, "forgetting a gone socket failed");
+                }
+                Outcome::Gone
+            }
+            Err(PushError::Failed(cause)) => {
+                tracing::warn!(%conversation_id, connection, error = %cause, "push failed");
+                Outcome::Failed
+            }
+        }
+    }
+}
+
+impl<S: ConnectionStore + Clone + 'static> Publisher<S> {
+    /// Starts sending `frame` to the sockets of its conversation now, while the caller goes
+    /// on (a turn's model starting, its stream being written); the caller finishes the
+    /// returned [`Pushing`] before its invocation ends.
+    pub fn start(&self, project: ProjectId, frame: LiveFrame) -> Pushing {
+        let publisher = self.clone();
+        Pushing(Some(tokio::spawn(async move {
+            publisher
+                .publish(project, frame.conversation_id(), &frame)
+                .await
+        })))
+    }
+}
+
+/// A push under way, which its starter must see to the end.
+#[must_use = "a push must be finished before the invocation ends"]
+#[derive(Debug)]
+pub struct Pushing(Option<JoinHandle<Delivery>>);
+
+impl Pushing {
+    /// No push (nothing to push to).
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// Waits for the push to end.
+    pub async fn finish(self) -> Delivery {
+        match self.0 {
+            None => Delivery::default(),
+            Some(task) => task.await.unwrap_or_else(|error| {
+                tracing::warn!(%error, "a push task ended abnormally");
+                Delivery {
+                    failed: 1,
+                    ..Delivery::default()
+                }
+            }),
+        }
+    }
+}
