@@ -8,12 +8,14 @@
 //! 5. DynamoDB round trips per operation;
 //! 6. against the peers (`bench/peers/`: Node.js and Python, under their official runtime
 //!    interface clients): cold start, warm latency, streaming, peak memory and package
-//!    size, each a ratio ours / peer, interleaved with ours round by round.
+//!    size, each a ratio ours / peer, interleaved with ours round by round;
+//! 7. as the data grows: large conversations, histories and lists against small ones.
 //!
 //! `scripts/bench.sh` builds the binaries first and runs this; see `--help`.
 
 mod cold;
 mod events;
+mod growth;
 mod peers;
 mod report;
 mod stack;
@@ -126,6 +128,8 @@ fn options() -> Options {
 
 const FUNCTIONS: [&str; 3] = ["get-conversation", "close-conversation", "chat-completion"];
 const HELLO: &str = "bench-hello";
+/// Serves `GET /v2/conversations`: measured only as the data grows.
+const CONVERSATIONS: &str = "conversations";
 
 /// A row of ours against a peer: the peer's figure where a floor's would be.
 fn versus(name: String, ours: f64, peer: f64, peer_name: &str, unit: Unit, target: Target) -> Row {
@@ -146,7 +150,7 @@ const TENTH: Target = Target::Ratio(0.1);
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), BoxError> {
     let o = options();
-    for name in FUNCTIONS.iter().chain([&HELLO]) {
+    for name in FUNCTIONS.iter().chain([&HELLO, &CONVERSATIONS]) {
         let path = o.bin_dir.join(name);
         if !path.is_file() {
             return Err(format!("{} missing: run scripts/bench.sh", path.display()).into());
@@ -186,6 +190,18 @@ async fn main() -> Result<(), BoxError> {
     eprintln!("5. round trips");
     rows.extend(round_trips(&stack).await?);
     rows.extend(versus_rows);
+    eprintln!("7. as the data grows ({} rounds)", o.growth);
+    rows.extend(
+        growth::rows(
+            &stack,
+            &Function::at(&o.bin_dir, "get-conversation"),
+            &Function::at(&o.bin_dir, "chat-completion"),
+            &Function::at(&o.bin_dir, CONVERSATIONS),
+            o.growth,
+        )
+        .await?,
+    );
+
     notes.push(format!(
         "The machine's load while this ran: {load_before} at the start, {} at the end (the \
          1-, 5- and 15-minute load averages of /proc/loadavg, {} cores; above 1 a core, other \
