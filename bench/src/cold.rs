@@ -189,8 +189,22 @@ impl Running {
 
     /// Peak resident memory so far (VmHWM), in MB (10^6 bytes).
     pub fn peak_rss_mb(&self) -> Option<f64> {
+        status_mb(&self.status()?, "VmHWM")
+    }
+
+    /// Resident memory now, split into anonymous (heap, stacks) and file-backed (the
+    /// executable's and libraries' pages), in MB.
+    pub fn rss_split_mb(&self) -> Option<(f64, f64)> {
+        let status = self.status()?;
+        Some((
+            status_mb(&status, "RssAnon")?,
+            status_mb(&status, "RssFile")?,
+        ))
+    }
+
+    fn status(&self) -> Option<String> {
         let pid = self.child.id()?;
-        peak_rss_of(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
+        std::fs::read_to_string(format!("/proc/{pid}/status")).ok()
     }
 
     pub async fn stop(mut self) {
@@ -208,10 +222,13 @@ fn output() -> Stdio {
     }
 }
 
-/// The `VmHWM` line of a `/proc/<pid>/status` text, in MB (10^6 bytes; the kernel's kB are
-/// KiB).
-pub fn peak_rss_of(status: &str) -> Option<f64> {
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+/// The `field` line (`VmHWM`, `RssAnon`...) of a `/proc/<pid>/status` text, in MB (10^6
+/// bytes; the kernel's kB are KiB).
+pub fn status_mb(status: &str, field: &str) -> Option<f64> {
+    let line = status.lines().find(|l| {
+        l.strip_prefix(field)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024.0 / 1e6)
 }
@@ -233,11 +250,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn peak_rss_is_read_from_the_vmhwm_line_in_kib() {
-        let status = "Name:\tnode\nVmPeak:\t 1000 kB\nVmHWM:\t   48828 kB\nVmRSS:\t 40000 kB\n";
-        let mb = peak_rss_of(status).unwrap();
+    fn memory_is_read_from_its_status_line_in_kib() {
+        let status = "Name:\tnode\nVmPeak:\t 1000 kB\nVmHWM:\t   48828 kB\nVmRSS:\t 40000 kB\nRssAnon:\t 976 kB\nRssFile:\t 1953 kB\n";
+        let mb = status_mb(status, "VmHWM").unwrap();
         assert!((mb - 50.0).abs() < 0.001, "{mb}");
-        assert_eq!(peak_rss_of("Name:\tgone\n"), None);
-        assert_eq!(peak_rss_of("VmHWM:\t?? kB\n"), None);
+        assert!((status_mb(status, "RssAnon").unwrap() - 0.999).abs() < 0.001);
+        // A field is matched whole: "Rss" is not "RssAnon".
+        assert_eq!(status_mb(status, "Rss"), None);
+        assert_eq!(status_mb("Name:\tgone\n", "VmHWM"), None);
+        assert_eq!(status_mb("VmHWM:\t?? kB\n", "VmHWM"), None);
     }
 }

@@ -186,7 +186,17 @@ async fn main() -> Result<(), BoxError> {
     rows.extend(streams);
     notes.push(note);
     eprintln!("4. size and memory");
-    rows.extend(size_and_memory(&stack, &o, peers.as_ref(), get_rss, &mut versus_rows).await?);
+    rows.extend(
+        size_and_memory(
+            &stack,
+            &o,
+            peers.as_ref(),
+            get_rss,
+            &mut versus_rows,
+            &mut notes,
+        )
+        .await?,
+    );
     eprintln!("5. round trips");
     rows.extend(round_trips(&stack).await?);
     rows.extend(versus_rows);
@@ -812,8 +822,16 @@ async fn streaming(
 /// The 4,000-token stream that peak memory is measured after.
 const LONG_STREAM_MODEL: &str = "offline:first=0,gap=1,tokens=4000";
 
-/// Peak RSS (MB) of `function` after it has streamed the long answer.
-async fn rss_after_long_stream(stack: &Stack, function: &Function) -> Result<f64, BoxError> {
+/// Peak RSS of a process after the long stream, and its resident memory then, anonymous and
+/// file-backed (MB).
+struct StreamRss {
+    peak: f64,
+    anon: f64,
+    file: f64,
+}
+
+/// The memory of `function` after it has streamed the long answer.
+async fn rss_after_long_stream(stack: &Stack, function: &Function) -> Result<StreamRss, BoxError> {
     let running = spawn(
         stack,
         function,
@@ -829,9 +847,10 @@ async fn rss_after_long_stream(stack: &Stack, function: &Function) -> Result<f64
     if deltas != 4000 {
         return Err(format!("{}: the long stream carried {deltas} deltas", function.name).into());
     }
-    let rss = running.peak_rss_mb().ok_or("no VmHWM")?;
+    let peak = running.peak_rss_mb().ok_or("no VmHWM")?;
+    let (anon, file) = running.rss_split_mb().ok_or("no RssAnon")?;
     running.stop().await;
-    Ok(rss)
+    Ok(StreamRss { peak, anon, file })
 }
 
 async fn size_and_memory(
@@ -840,6 +859,7 @@ async fn size_and_memory(
     peers: Option<&Peers>,
     get_rss: Option<GetRss>,
     out: &mut Vec<Row>,
+    notes: &mut Vec<String>,
 ) -> Result<Vec<Row>, BoxError> {
     let arm64 = o
         .size_dir
@@ -881,7 +901,8 @@ async fn size_and_memory(
     let hello_rss = hello.peak_rss_mb().ok_or("no VmHWM")?;
     hello.stop().await;
     stack.set_demo_model(LONG_STREAM_MODEL).await?;
-    let rss = rss_after_long_stream(stack, &Function::at(&o.bin_dir, "chat-completion")).await?;
+    let ours = rss_after_long_stream(stack, &Function::at(&o.bin_dir, "chat-completion")).await?;
+    let rss = ours.peak;
     rows.push(Row {
         section: "4",
         name: "peak RSS: chat-completion, 4,000-token stream".into(),
@@ -895,9 +916,23 @@ async fn size_and_memory(
     let Some(peers) = peers else {
         return Ok(rows);
     };
-    let node_rss = rss_after_long_stream(stack, &peers.node_completion).await?;
+    let node = rss_after_long_stream(stack, &peers.node_completion).await?;
+    notes.push(format!(
+        "Not a target, a decomposition: after the 4,000-token stream, chat-completion holds \
+         {:.2} MB resident, {:.2} MB of it file-backed (the pages of its executable and the C \
+         library) and {:.2} MB anonymous (heap, stacks); {} holds {:.2} MB, {:.2} MB \
+         file-backed and {:.2} MB anonymous.",
+        ours.anon + ours.file,
+        ours.file,
+        ours.anon,
+        peers.node_completion.name,
+        node.anon + node.file,
+        node.file,
+        node.anon
+    ));
+    let node_rss = node.peak;
     if let Some(get) = get_rss {
-        let calls = o.peer_warm + o.peer_warm / 10;
+        let calls = report::grouped((o.peer_warm + o.peer_warm / 10) as f64);
         for (peer, value, target) in [
             (peers.node_get.name, get.node, TENTH),
             (peers.python_get.name, get.python, Target::None),

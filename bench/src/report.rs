@@ -123,9 +123,10 @@ pub fn grouped(v: f64) -> String {
     out
 }
 
-/// A ratio with the digits it needs: 0.012×, 0.45×, 3.28×.
+/// A ratio with the digits it needs: 0.012×, 0.45×, 3.28×, and 1.003× rather than a 1.00×
+/// that would hide which side of a 1× target it is on.
 fn fmt_ratio(r: f64) -> String {
-    if r.is_finite() && r.abs() < 0.1 && r != 0.0 {
+    if r.is_finite() && ((r.abs() < 0.1 && r != 0.0) || ((r - 1.0).abs() < 0.005 && r != 1.0)) {
         format!("{r:.3}×")
     } else {
         format!("{r:.2}×")
@@ -171,7 +172,14 @@ pub fn table(rows: &[Row]) -> String {
 /// A horizontal bar chart of every row's ratio on a log scale, each bar drawn from 1× (to
 /// the left for a ratio below one, as against a peer), with its target marked.
 pub fn svg(rows: &[Row], title: &str) -> String {
-    let (label_w, plot_w, bar_h, gap, top) = (470.0, 520.0, 16.0, 6.0, 58.0);
+    // Wide enough for the longest label at about 6.5 px a character of 12 px sans-serif.
+    let longest = rows
+        .iter()
+        .map(|r| r.section.chars().count() + 1 + r.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let label_w = (longest as f64 * 6.5 + 20.0).max(300.0);
+    let (plot_w, bar_h, gap, top) = (520.0, 16.0, 6.0, 58.0);
     let height = top + rows.len() as f64 * (bar_h + gap) + 50.0;
     let width = label_w + plot_w + 90.0;
     let (min, max) = scale(rows);
@@ -319,6 +327,9 @@ mod tests {
         assert!(row(17.0, 170.0, Target::Ratio(0.1)).met());
         assert!(!row(17.5, 170.0, Target::Ratio(0.1)).met());
         assert!(row(203.0, 204.0, Target::Ratio(1.0)).met());
+        assert_eq!(fmt_ratio(26.5 / 26.4), "1.004×");
+        assert_eq!(fmt_ratio(1.0), "1.00×");
+        assert_eq!(fmt_ratio(0.45), "0.45×");
         assert!(!row(205.0, 204.0, Target::Ratio(1.0)).met());
     }
 
@@ -358,6 +369,15 @@ mod tests {
         assert_eq!(svg.matches("<rect x=").count(), 2);
         assert!(svg.contains(">0.01×<"), "{svg}");
         assert!(svg.contains(">0.010×<"));
+        // Every label starts inside the picture.
+        let name_len = rows[0].name.chars().count() as f64;
+        let label_end: f64 = svg
+            .split(r#"<text x=""#)
+            .find(|t| t.contains(&rows[0].name))
+            .and_then(|t| t.split('"').next())
+            .and_then(|x| x.parse().ok())
+            .unwrap();
+        assert!(label_end - name_len * 6.5 > 0.0, "{label_end}");
     }
 
     #[test]
