@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The performance benchmark (README "Benchmarks", BENCHMARKS.md). Builds in release mode what
-# it measures: the three function binaries and the hello-world `lambda_http` floor
-# (bench/hello), with the workspace's release profile; then the arm64 builds of the same four
-# with cargo-lambda for their sizes (skip with --no-arm64: x86_64 sizes are reported instead);
-# then runs the bench crate, which prints one table of ratios against floors measured in the
-# same run.
+# The performance benchmark (README "Benchmarks", BENCHMARKS.md), from a fresh clone. Builds
+# in release mode what it measures: the function binaries and the hello-world `lambda_http`
+# floor (bench/hello), with the workspace's release profile; then the arm64 builds with
+# cargo-lambda for their sizes (skip with --no-arm64: x86_64 sizes are reported instead);
+# installs the peers (bench/peers/install.sh: npm ci from the lockfile, pip with hashes, the
+# esbuild bundles and the deployment zips; skipped steps cost nothing on a second run); then
+# runs the bench crate, which prints one table of ratios against floors and peers measured in
+# the same run.
 #
-#   scripts/bench.sh                       the full run (a few minutes once built)
+#   scripts/bench.sh                       the full run (several minutes once built)
 #   scripts/bench.sh --no-arm64            no cross build; sizes of the x86_64 binaries
-#   scripts/bench.sh -- --quick            fewer repetitions (a smoke test, not a result)
+#   scripts/bench.sh --no-peers            without the Node.js and Python peers (rows 6)
+#   scripts/bench.sh --quick               fewer repetitions (a smoke test, not a result)
 #   scripts/bench.sh -- --write            also write BENCHMARKS.svg and the table in BENCHMARKS.md
+#   scripts/bench.sh -- --help             the bench's own options (rounds of each part)
 #
 # On a shared machine: nice -n 10 env CARGO_BUILD_JOBS=1 scripts/bench.sh
 # Not run in CI: its figures depend on the machine; only their ratios are meaningful.
@@ -17,23 +21,28 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 arm64=true
+peers=true
 bench_args=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --no-arm64) arm64=false; shift ;;
-        --) shift; bench_args=("$@"); break ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        --no-peers) peers=false; bench_args+=(--no-peers); shift ;;
+        --quick) bench_args+=(--quick); shift ;;
+        --) shift; bench_args+=("$@"); break ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 
 target_dir="${CARGO_TARGET_DIR:-target}"
-bins=(get-conversation close-conversation chat-completion bench-hello)
+bins=(get-conversation close-conversation chat-completion conversations bench-hello)
 
 echo "--- release build: the functions and the hello-world floor"
 # Built on their own, as SAM builds them: the bench crate's extra features (tokio process,
 # the embedded engine) are not unified into these binaries.
-cargo build --release --locked -p get-conversation -p close-conversation -p chat-completion -p bench-hello
+package_args=()
+for bin in "${bins[@]}"; do package_args+=(-p "$bin"); done
+cargo build --release --locked "${package_args[@]}"
 
 size_args=()
 if $arm64; then
@@ -44,6 +53,11 @@ if $arm64; then
     for bin in "${bins[@]}"; do lambda_args+=(--bin "$bin"); done
     cargo lambda build --release --arm64 --locked "${lambda_args[@]}"
     size_args=(--size-dir "$target_dir/lambda")
+fi
+
+if $peers; then
+    echo "--- the peers: Node.js and Python, pinned (bench/peers/install.sh)"
+    bench/peers/install.sh
 fi
 
 echo "--- release build: the bench"

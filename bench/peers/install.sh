@@ -6,6 +6,7 @@
 #   node/dist/*.mjs       one esbuild bundle per function (node/build.mjs)
 #   python/.venv          pip install --require-hashes of requirements.txt and requirements-ric.txt
 #   packages/*.zip        what a user would upload to Lambda, to report its size
+#   .tools/               CMake from PyPI (build-tools.txt), only where the machine has none
 #
 # Environment: PYTHON (default python3), NICE (default "nice -n 10"; empty to not nice).
 set -euo pipefail
@@ -41,18 +42,34 @@ want=$(fingerprint "$node_dir/package.json" "$node_dir/package-lock.json")
 if [[ -f $stamp && $(cat "$stamp") == "$want" && -f $node_dir/node_modules/aws-lambda-ric/dist/rapid-client.node ]]; then
   step "node: npm ci" "skipped (node_modules matches package-lock.json)"
 else
-  # aws-lambda-ric builds curl and aws-lambda-cpp from source at install.
+  # aws-lambda-ric builds curl and aws-lambda-cpp from source at install: CMake from PyPI
+  # (pinned, hashed) when the machine has none, the rest from the distribution.
+  if ! command -v cmake >/dev/null; then
+    tools="$here/.tools"
+    want_tools=$(fingerprint "$here/build-tools.txt"; "$python" --version)
+    if [[ ! -x $tools/bin/cmake || $(cat "$tools/.peers-install" 2>/dev/null) != "$want_tools" ]]; then
+      t=$SECONDS
+      rm -rf "$tools"
+      "$python" -m venv "$tools"
+      $nice "$tools/bin/pip" install --quiet --require-hashes --no-deps --only-binary=:all: \
+        -r "$here/build-tools.txt"
+      echo "$want_tools" >"$tools/.peers-install"
+      step "pip: cmake" "installed $("$tools/bin/cmake" --version | head -1) into .tools/ ($(elapsed $t))"
+    fi
+    export PATH="$tools/bin:$PATH"
+  fi
   missing=()
-  for tool in make g++ cmake autoreconf libtoolize python3; do
+  for tool in make g++ autoreconf aclocal libtoolize python3; do
     command -v "$tool" >/dev/null || missing+=("$tool")
   done
   if (( ${#missing[@]} )); then
-    debs="build-essential cmake autoconf automake libtool python3"
+    # Debian's own versions of its release: apt has no portable way to pin them further.
+    debs="build-essential autoconf automake libtool python3"
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
       t=$SECONDS
       apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $debs >/dev/null
-      step "apt: build tools" "installed $debs ($(elapsed $t); for aws-lambda-ric's native build)"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $debs >/dev/null
+      step "apt: build tools" "installed $debs for ${missing[*]} ($(elapsed $t); for aws-lambda-ric's native build)"
     else
       echo "aws-lambda-ric builds native code; missing: ${missing[*]}. Install: apt-get install $debs" >&2
       exit 1

@@ -1,8 +1,10 @@
-//! Function binaries under the loopback Lambda Runtime API: cold starts (spawn → first
-//! poll, spawn → first response posted), the streaming path, and peak memory.
+//! Function processes under the loopback Lambda Runtime API, ours and the peers': cold
+//! starts (spawn → first poll, spawn → first response posted), warm calls (event queued →
+//! response posted), the streaming path, and peak memory.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chat_testkit::runtime_api::{Invocation, RuntimeApi};
@@ -10,13 +12,19 @@ use tokio::process::{Child, Command};
 
 use crate::stack::{BoxError, SECRET_ARN, Stack, TABLE};
 
-/// A function binary, as Lambda would start it.
+/// A function process, as Lambda would start it: one of our binaries, or a peer under its
+/// runtime interface client.
 #[derive(Clone, Debug)]
 pub struct Function {
     pub name: &'static str,
+    /// What is executed.
     pub path: PathBuf,
+    /// Its arguments (a peer's RIC entry point and handler).
+    pub args: Vec<String>,
+    /// Its working directory (a peer's function folder), else the bench's.
+    pub dir: Option<PathBuf>,
     /// The signing keys given inline instead of read from the secret: not as deployed; it
-    /// shows what the one secret read at start-up costs.
+    /// shows what the one secret read at start-up costs, and it is how the peers take them.
     pub inline_keys: bool,
 }
 
@@ -25,7 +33,18 @@ impl Function {
         Self {
             name,
             path: dir.join(name),
+            args: Vec::new(),
+            dir: None,
             inline_keys: false,
+        }
+    }
+
+    /// The same started with its keys inline, under another name.
+    pub fn inline(&self, name: &'static str) -> Self {
+        Self {
+            name,
+            inline_keys: true,
+            ..self.clone()
         }
     }
 }
@@ -35,6 +54,8 @@ pub struct Running {
     pub runtime: RuntimeApi,
     pub child: Child,
     pub spawned: Instant,
+    /// Events queued so far.
+    queued: AtomicU64,
 }
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -51,6 +72,10 @@ pub async fn spawn(
         runtime.invoke(id, event);
     }
     let mut command = Command::new(&function.path);
+    command.args(&function.args);
+    if let Some(dir) = &function.dir {
+        command.current_dir(dir);
+    }
     command
         .env_clear()
         // What the Lambda service sets.
@@ -64,7 +89,10 @@ pub async fn spawn(
         )
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]0000")
         .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-        .env("_HANDLER", "bootstrap")
+        .env(
+            "_HANDLER",
+            function.args.last().map_or("bootstrap", String::as_str),
+        )
         .env("AWS_REGION", "us-east-1")
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "ASIABENCHMARKLOCAL00")
@@ -83,8 +111,8 @@ pub async fn spawn(
         .env("DYNAMODB_ENDPOINT", stack.engine.endpoint())
         .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &stack.secrets_endpoint)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(output())
+        .stderr(output())
         .kill_on_drop(true);
     if function.inline_keys {
         command.env(
@@ -95,11 +123,14 @@ pub async fn spawn(
         command.env("SESSION_SIGNING_KEYS_SECRET_ARN", SECRET_ARN);
     }
     let spawned = Instant::now();
-    let child = command.spawn()?;
+    let child = command
+        .spawn()
+        .map_err(|e| format!("{}: {e}", function.path.display()))?;
     Ok(Running {
         runtime,
         child,
         spawned,
+        queued: AtomicU64::new(u64::from(event.is_some())),
     })
 }
 
@@ -124,6 +155,26 @@ impl Running {
         Ok(invocation)
     }
 
+    /// One warm call: waits until the function asks for its next event, queues `event`, and
+    /// returns the time from queueing it to the response completely posted (what Lambda
+    /// bills as the invocation's duration), with the response.
+    pub async fn call(&self, id: &str, event: &str) -> Result<(Duration, Invocation), BoxError> {
+        let queued = self.queue(id, event).await?;
+        let invocation = self.response(id).await?;
+        let finished = invocation.finished.ok_or("response not finished")?;
+        Ok((finished - queued, invocation))
+    }
+
+    /// Queues `event` once the function waits for it (so the clock starts with the event,
+    /// not with the function's turnaround); returns when it was queued.
+    pub async fn queue(&self, id: &str, event: &str) -> Result<Instant, BoxError> {
+        let n = self.queued.fetch_add(1, Ordering::Relaxed) + 1;
+        self.polled(n).await?;
+        let queued = Instant::now();
+        self.runtime.invoke(id, event);
+        Ok(queued)
+    }
+
     /// Waits until the function asks for its `n`th event.
     pub async fn polled(&self, n: u64) -> Result<(), BoxError> {
         let deadline = Instant::now() + WAIT;
@@ -138,16 +189,48 @@ impl Running {
 
     /// Peak resident memory so far (VmHWM), in MB (10^6 bytes).
     pub fn peak_rss_mb(&self) -> Option<f64> {
+        status_mb(&self.status()?, "VmHWM")
+    }
+
+    /// Resident memory now, split into anonymous (heap, stacks) and file-backed (the
+    /// executable's and libraries' pages), in MB.
+    pub fn rss_split_mb(&self) -> Option<(f64, f64)> {
+        let status = self.status()?;
+        Some((
+            status_mb(&status, "RssAnon")?,
+            status_mb(&status, "RssFile")?,
+        ))
+    }
+
+    fn status(&self) -> Option<String> {
         let pid = self.child.id()?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb * 1024.0 / 1e6)
+        std::fs::read_to_string(format!("/proc/{pid}/status")).ok()
     }
 
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// Where a function's output goes: nowhere, unless `BENCH_SHOW_OUTPUT` is set (to see why
+/// a process does not answer).
+fn output() -> Stdio {
+    if std::env::var_os("BENCH_SHOW_OUTPUT").is_some() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    }
+}
+
+/// The `field` line (`VmHWM`, `RssAnon`...) of a `/proc/<pid>/status` text, in MB (10^6
+/// bytes; the kernel's kB are KiB).
+pub fn status_mb(status: &str, field: &str) -> Option<f64> {
+    let line = status.lines().find(|l| {
+        l.strip_prefix(field)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024.0 / 1e6)
 }
 
 /// The HTTP status a function answered with: from the buffered API Gateway response, or
@@ -162,8 +245,19 @@ pub fn status_of(invocation: &Invocation) -> Option<u64> {
     }
 }
 
-/// A sample event from `events/`.
-pub fn event(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap_or_else(|e| panic!("events/{name}: {e}"))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_is_read_from_its_status_line_in_kib() {
+        let status = "Name:\tnode\nVmPeak:\t 1000 kB\nVmHWM:\t   48828 kB\nVmRSS:\t 40000 kB\nRssAnon:\t 976 kB\nRssFile:\t 1953 kB\n";
+        let mb = status_mb(status, "VmHWM").unwrap();
+        assert!((mb - 50.0).abs() < 0.001, "{mb}");
+        assert!((status_mb(status, "RssAnon").unwrap() - 0.999).abs() < 0.001);
+        // A field is matched whole: "Rss" is not "RssAnon".
+        assert_eq!(status_mb(status, "Rss"), None);
+        assert_eq!(status_mb("Name:\tgone\n", "VmHWM"), None);
+        assert_eq!(status_mb("VmHWM:\t?? kB\n", "VmHWM"), None);
+    }
 }

@@ -5,11 +5,18 @@
 //! 3. streaming: first byte and per-delta delay over the offline provider's own timing,
 //!    through the local server over HTTP and through the Lambda streaming runtime;
 //! 4. binary size and peak memory;
-//! 5. DynamoDB round trips per operation.
+//! 5. DynamoDB round trips per operation;
+//! 6. against the peers (`bench/peers/`: Node.js and Python, under their official runtime
+//!    interface clients): cold start, warm latency, streaming, peak memory and package
+//!    size, each a ratio ours / peer, interleaved with ours round by round;
+//! 7. as the data grows: large conversations, histories and lists against small ones.
 //!
 //! `scripts/bench.sh` builds the binaries first and runs this; see `--help`.
 
 mod cold;
+mod events;
+mod growth;
+mod peers;
 mod report;
 mod stack;
 mod stats;
@@ -39,7 +46,9 @@ use http_body_util::BodyExt;
 use lambda_http::RequestExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use cold::{Function, event, spawn};
+use cold::{Function, Running, spawn};
+use events::sample as event;
+use peers::{Peers, bootstrap_zip_size};
 use report::{Row, Target, Unit};
 use stack::{BoxError, Stack, new_caller, token};
 use stats::Samples;
@@ -66,7 +75,20 @@ struct Options {
     /// Streams per path.
     #[arg(long, default_value_t = 8)]
     streams: usize,
-    /// Fewer repetitions (--cold 8 --warm 400 --streams 3): a smoke test, not a result.
+    /// Warm calls per function through the Runtime API, ours and the peers'.
+    #[arg(long, default_value_t = 1000)]
+    peer_warm: usize,
+    /// Rounds of the data-growth calls (every case once a round).
+    #[arg(long, default_value_t = 60)]
+    growth: usize,
+    /// Where the peers are installed (bench/peers/install.sh).
+    #[arg(long, default_value_os_t = default_peers_dir())]
+    peers: PathBuf,
+    /// Leave the peers out (rows 6).
+    #[arg(long)]
+    no_peers: bool,
+    /// Fewer repetitions (--cold 8 --warm 400 --streams 3 --peer-warm 150 --growth 10): a
+    /// smoke test, not a result.
     #[arg(long)]
     quick: bool,
     /// Write BENCHMARKS.svg and the table into BENCHMARKS.md.
@@ -78,60 +100,140 @@ fn default_bin_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release"))
 }
 
+/// The first three fields of /proc/loadavg ("1.02 0.87 0.60"), or "unknown".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|load| !load.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn default_peers_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/peers"))
+}
+
 fn options() -> Options {
     let mut o = <Options as clap::Parser>::parse();
     if o.quick {
-        (o.cold, o.warm, o.streams) = (8, 400, 3);
+        (o.cold, o.warm, o.streams, o.peer_warm, o.growth) = (8, 400, 3, 150, 10);
     }
     o
 }
 
 const FUNCTIONS: [&str; 3] = ["get-conversation", "close-conversation", "chat-completion"];
 const HELLO: &str = "bench-hello";
+/// Serves `GET /v2/conversations`: measured only as the data grows.
+const CONVERSATIONS: &str = "conversations";
+
+/// A row of ours against a peer: the peer's figure where a floor's would be.
+fn versus(name: String, ours: f64, peer: f64, peer_name: &str, unit: Unit, target: Target) -> Row {
+    Row {
+        section: "6",
+        name,
+        value: ours,
+        floor: peer,
+        floor_name: peer_name.into(),
+        unit,
+        target,
+    }
+}
+
+/// At most a tenth of the Node.js peer (cold starts, peak RSS).
+const TENTH: Target = Target::Ratio(0.1);
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), BoxError> {
     let o = options();
-    for name in FUNCTIONS.iter().chain([&HELLO]) {
+    for name in FUNCTIONS.iter().chain([&HELLO, &CONVERSATIONS]) {
         let path = o.bin_dir.join(name);
         if !path.is_file() {
             return Err(format!("{} missing: run scripts/bench.sh", path.display()).into());
         }
     }
+    let peers = if o.no_peers {
+        None
+    } else {
+        Some(Peers::find(&o.peers)?)
+    };
+    let load_before = load_average();
     let stack = Stack::start().await?;
     let mut rows = Vec::new();
+    // Rows 6, gathered by the sections that measure ours the same way.
+    let mut versus_rows = Vec::new();
     eprintln!("1. cold starts ({} per binary)", o.cold);
     let mut notes = Vec::new();
-    let (cold, note) = cold_starts(&stack, &o).await?;
+    let (cold, note) = cold_starts(&stack, &o, peers.as_ref(), &mut versus_rows).await?;
     notes.push(note);
     rows.extend(cold);
     eprintln!("2. warm latency ({} calls each)", o.warm);
     rows.extend(warm(&stack, o.warm).await?);
+    let mut get_rss = None;
+    if let Some(peers) = &peers {
+        eprintln!(
+            "   through the Runtime API, against the peers ({} calls each)",
+            o.peer_warm
+        );
+        get_rss = Some(warm_versus(&stack, &o, peers, &mut versus_rows).await?);
+    }
     eprintln!("3. streaming ({} streams per path)", o.streams);
-    let (streams, note) = streaming(&stack, &o).await?;
+    let (streams, note) = streaming(&stack, &o, peers.as_ref(), &mut versus_rows).await?;
     rows.extend(streams);
     notes.push(note);
-    let note = notes.join("\n\n");
     eprintln!("4. size and memory");
-    rows.extend(size_and_memory(&stack, &o).await?);
+    rows.extend(
+        size_and_memory(
+            &stack,
+            &o,
+            peers.as_ref(),
+            get_rss,
+            &mut versus_rows,
+            &mut notes,
+        )
+        .await?,
+    );
     eprintln!("5. round trips");
     rows.extend(round_trips(&stack).await?);
+    rows.extend(versus_rows);
+    eprintln!("7. as the data grows ({} rounds)", o.growth);
+    rows.extend(
+        growth::rows(
+            &stack,
+            &Function::at(&o.bin_dir, "get-conversation"),
+            &Function::at(&o.bin_dir, "chat-completion"),
+            &Function::at(&o.bin_dir, CONVERSATIONS),
+            o.growth,
+        )
+        .await?,
+    );
 
+    notes.push(format!(
+        "The machine's load while this ran: {load_before} at the start, {} at the end (the \
+         1-, 5- and 15-minute load averages of /proc/loadavg, {} cores; above 1 a core, other \
+         processes were competing with the run).",
+        load_average(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    ));
+    let note = notes.join("\n\n");
     let table = report::table(&rows);
     println!("\n{table}");
-    let met = rows.iter().filter(|r| r.met()).count();
-    println!("{met} of {} targets met\n\n{note}", rows.len());
+    let (met, targeted) = report::tally(&rows);
+    println!("{met} of {targeted} targets met\n\n{note}");
     if o.write {
         let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
         let title = format!(
-            "chat API benchmark: {met} of {} targets met ({} cores)",
-            rows.len(),
+            "chat API benchmark: {met} of {targeted} targets met ({} cores)",
             std::thread::available_parallelism().map_or(0, |n| n.get())
         );
         std::fs::write(root.join("BENCHMARKS.svg"), report::svg(&rows, &title))?;
         let md_path = root.join("BENCHMARKS.md");
         let doc = std::fs::read_to_string(&md_path).unwrap_or_default();
-        let content = format!("{table}\n{met} of {} targets met.\n\n{note}\n", rows.len());
+        let content = format!("{table}\n{met} of {targeted} targets met.\n\n{note}\n");
         match report::splice(&doc, &content) {
             Some(doc) => std::fs::write(&md_path, doc)?,
             None => eprintln!("BENCHMARKS.md has no bench markers; table not written"),
@@ -143,45 +245,56 @@ async fn main() -> Result<(), BoxError> {
 
 // ---------------------------------------------------------------- 1. cold start
 
-/// The cold-start rows, and a note on what the secret read costs.
-async fn cold_starts(stack: &Stack, o: &Options) -> Result<(Vec<Row>, String), BoxError> {
+/// The cold-start rows, and a note on what the secret read costs; the peers' cold starts,
+/// taken in the same rounds, go into `versus`.
+async fn cold_starts(
+    stack: &Stack,
+    o: &Options,
+    peers: Option<&Peers>,
+    out: &mut Vec<Row>,
+) -> Result<(Vec<Row>, String), BoxError> {
     // The completion answers at once (no provider delay), so its first response measures
     // the function, not the model.
     stack
         .set_demo_model("offline:first=0,gap=0,tokens=24")
         .await?;
-    let hello = Function::at(&o.bin_dir, HELLO);
-    let functions: Vec<Function> = FUNCTIONS
-        .iter()
-        .map(|name| Function::at(&o.bin_dir, name))
-        .collect();
-    let events = [
-        event("get-conversation.json"),
-        event("close-conversation-with-reason.json"),
-        event("chat-completion-new-conversation.json"),
+    let get_event = event("get-conversation.json");
+    let completion_event = event("chat-completion-new-conversation.json");
+    let close_event = event("close-conversation-with-reason.json");
+    let get = Function::at(&o.bin_dir, "get-conversation");
+    let completion = Function::at(&o.bin_dir, "chat-completion");
+    // Ours with the keys inline, as the peers take them: what they are compared with.
+    let get_inline = get.inline("get-conversation, keys inline");
+    let completion_inline = completion.inline("chat-completion, keys inline");
+    let mut started: Vec<(Function, &str)> = vec![
+        (get_inline.clone(), &get_event),
+        (Function::at(&o.bin_dir, HELLO), &get_event),
+        (get.clone(), &get_event),
+        (Function::at(&o.bin_dir, "close-conversation"), &close_event),
+        (completion.clone(), &completion_event),
+        (completion_inline.clone(), &completion_event),
     ];
-    let inline = Function {
-        inline_keys: true,
-        ..functions[0].clone()
-    };
+    if let Some(peers) = peers {
+        started.extend([
+            (peers.node_get.clone(), get_event.as_str()),
+            (peers.node_completion.clone(), &completion_event),
+            (peers.python_get.clone(), &get_event),
+        ]);
+    }
     let mut poll: HashMap<&str, Samples> = HashMap::new();
     let mut answer: HashMap<&str, Samples> = HashMap::new();
-    let mut inline_poll = Samples::default();
-    // Interleaved, so a busy moment on the machine hits every binary alike.
+    // Interleaved, so a busy moment on the machine hits every process alike.
     for _ in 0..o.cold {
-        let running = spawn(stack, &inline, Some(("cold-1", &events[0]))).await?;
-        inline_poll.push(running.first_poll().await? - running.spawned);
-        running.response("cold-1").await?;
-        running.stop().await;
-        for (function, event) in
-            std::iter::once((&hello, &events[0])).chain(functions.iter().zip(&events))
-        {
+        for (function, event) in &started {
             if function.name == "close-conversation" {
                 stack.reopen_demo().await?;
             }
             let running = spawn(stack, function, Some(("cold-1", event))).await?;
             let polled = running.first_poll().await?;
-            let invocation = running.response("cold-1").await?;
+            let invocation = running
+                .response("cold-1")
+                .await
+                .map_err(|e| format!("{}: {e}", function.name))?;
             let finished = invocation.finished.expect("finished");
             poll.entry(function.name)
                 .or_default()
@@ -194,11 +307,11 @@ async fn cold_starts(stack: &Stack, o: &Options) -> Result<(Vec<Row>, String), B
         }
     }
     let hello_poll = poll[HELLO].median();
+    let inline_poll = poll[get_inline.name].median();
     let note = format!(
         "Not a target, a decomposition: get-conversation with its keys given inline instead of \
-         read from the secret reaches its first poll in {:.3} ms ({:.2}× hello).",
-        inline_poll.median(),
-        inline_poll.median() / hello_poll
+         read from the secret reaches its first poll in {inline_poll:.3} ms ({:.2}× hello).",
+        inline_poll / hello_poll
     );
     let mut rows = Vec::new();
     for (what, samples) in [("first poll", &poll), ("first response", &answer)] {
@@ -212,6 +325,24 @@ async fn cold_starts(stack: &Stack, o: &Options) -> Result<(Vec<Row>, String), B
                 unit: Unit::Ms,
                 target: Target::Ratio(1.5),
             });
+        }
+    }
+    if let Some(peers) = peers {
+        for (what, samples) in [("first poll", &poll), ("first response", &answer)] {
+            for (ours, peer, target) in [
+                (get_inline.name, peers.node_get.name, TENTH),
+                (get_inline.name, peers.python_get.name, Target::None),
+                (completion_inline.name, peers.node_completion.name, TENTH),
+            ] {
+                out.push(versus(
+                    format!("cold start to {what}: {ours} vs {peer} (median)"),
+                    samples[ours].median(),
+                    samples[peer].median(),
+                    peer,
+                    Unit::Ms,
+                    target,
+                ));
+            }
         }
     }
     Ok((rows, note))
@@ -367,6 +498,87 @@ async fn warm(stack: &Stack, calls: usize) -> Result<Vec<Row>, BoxError> {
     ])
 }
 
+/// Peak RSS (MB) of ours, the Node.js and the Python get after the same warm calls.
+struct GetRss {
+    ours: f64,
+    node: f64,
+    python: f64,
+}
+
+/// Warm get through the Runtime API, event queued → response posted: ours and both peers,
+/// each running, called in turn on the same 20-message conversation.
+async fn warm_versus(
+    stack: &Stack,
+    o: &Options,
+    peers: &Peers,
+    out: &mut Vec<Row>,
+) -> Result<GetRss, BoxError> {
+    let caller = new_caller();
+    let id = stack.conversation(caller, 20).await?;
+    let get_event = events::with(
+        &event("get-conversation.json"),
+        &events::Changes {
+            conversation: Some(id),
+            token: Some(&token(caller)),
+            body: None,
+        },
+    );
+    let ours = Function::at(&o.bin_dir, "get-conversation").inline("get-conversation");
+    let functions = [&ours, &peers.node_get, &peers.python_get];
+    let mut running: Vec<Running> = Vec::new();
+    for function in functions {
+        running.push(spawn(stack, function, None).await?);
+    }
+    let mut samples = vec![Samples::default(); functions.len()];
+    let warmup = o.peer_warm / 10;
+    for n in 0..o.peer_warm + warmup {
+        for (process, samples) in running.iter().zip(samples.iter_mut()) {
+            let (took, invocation) = process.call(&format!("warm-{n}"), &get_event).await?;
+            if n == 0 {
+                // The same conversation, all of it, from each.
+                let body: serde_json::Value = serde_json::from_slice(&invocation.body)?;
+                let body: serde_json::Value =
+                    serde_json::from_str(body["body"].as_str().unwrap_or("null"))?;
+                let messages = body["messages"].as_array().map_or(0, Vec::len);
+                if messages != 20 {
+                    return Err(format!("a warm get returned {messages} messages").into());
+                }
+            }
+            if n >= warmup {
+                samples.push(took);
+            }
+        }
+    }
+    let rss: Vec<f64> = running
+        .iter()
+        .map(|r| r.peak_rss_mb().unwrap_or(f64::NAN))
+        .collect();
+    for process in running {
+        process.stop().await;
+    }
+    for (q, node_target) in [(0.5, Target::Ratio(0.5)), (0.99, Target::None)] {
+        for (peer, target) in [(1, node_target), (2, Target::None)] {
+            out.push(versus(
+                format!(
+                    "warm get (20 messages) p{:.0} through the Runtime API vs {}",
+                    q * 100.0,
+                    functions[peer].name
+                ),
+                samples[0].blocked_quantile(q, WARM_BLOCKS),
+                samples[peer].blocked_quantile(q, WARM_BLOCKS),
+                functions[peer].name,
+                Unit::Ms,
+                target,
+            ));
+        }
+    }
+    Ok(GetRss {
+        ours: rss[0],
+        node: rss[1],
+        python: rss[2],
+    })
+}
+
 // ---------------------------------------------------------------- 3. streaming
 
 const STREAM_MODEL: &str = "offline:first=200,gap=20,tokens=50";
@@ -467,8 +679,37 @@ async fn storage_before_model(stack: &Stack) -> Result<std::time::Duration, BoxE
     Ok(start.elapsed())
 }
 
-/// The streaming rows, and a note on what the storage before the model costs.
-async fn streaming(stack: &Stack, o: &Options) -> Result<(Vec<Row>, String), BoxError> {
+/// One streamed completion through `running`: when it was queued, and the time each frame
+/// arrived; checked to carry all 50 deltas.
+async fn lambda_stream(
+    running: &Running,
+    id: &str,
+    event: &str,
+    samples: &mut StreamSamples,
+) -> Result<(), BoxError> {
+    let start = running.queue(id, event).await?;
+    let invocation = running.response(id).await?;
+    let refs: Vec<(Instant, &[u8])> = invocation
+        .frames
+        .iter()
+        .map(|(t, b)| (*t, b.as_ref()))
+        .collect();
+    let deltas = delta_times(&refs);
+    if deltas.len() != 50 {
+        return Err(format!("{id}: the stream had {} deltas", deltas.len()).into());
+    }
+    samples.add(start, invocation.frames[0].0, &deltas);
+    Ok(())
+}
+
+/// The streaming rows, and a note on what the storage before the model costs; against the
+/// Node.js completion, in the same rounds, into `out`.
+async fn streaming(
+    stack: &Stack,
+    o: &Options,
+    peers: Option<&Peers>,
+    out: &mut Vec<Row>,
+) -> Result<(Vec<Row>, String), BoxError> {
     stack.set_demo_model(STREAM_MODEL).await?;
 
     // The local server, in this process, over real HTTP; without the limiter, like the
@@ -484,6 +725,10 @@ async fn streaming(stack: &Stack, o: &Options) -> Result<(Vec<Row>, String), Box
     let function = Function::at(&o.bin_dir, "chat-completion");
     let running = spawn(stack, &function, None).await?;
     running.first_poll().await?;
+    let node = match peers {
+        Some(peers) => Some(spawn(stack, &peers.node_completion, None).await?),
+        None => None,
+    };
     let event = event("chat-completion-new-conversation.json");
 
     // Round after round: the floor, then each path, so load on the machine hits all alike.
@@ -491,6 +736,7 @@ async fn streaming(stack: &Stack, o: &Options) -> Result<(Vec<Row>, String), Box
     let mut floor = StreamSamples::default();
     let mut local = StreamSamples::default();
     let mut lambda = StreamSamples::default();
+    let mut node_samples = StreamSamples::default();
     let mut storage = Samples::default();
     for n in 0..=o.streams {
         provider_alone(&mut floor).await;
@@ -505,29 +751,41 @@ async fn streaming(stack: &Stack, o: &Options) -> Result<(Vec<Row>, String), Box
         let refs: Vec<(Instant, &[u8])> = chunks.iter().map(|(t, b)| (*t, b.as_slice())).collect();
         local.add(start, chunks[0].0, &delta_times(&refs));
 
-        running.polled(n as u64 + 1).await?;
-        let id = format!("stream-{n}");
-        let start = Instant::now();
-        running.runtime.invoke(&id, &event);
-        let invocation = running.response(&id).await?;
-        let refs: Vec<(Instant, &[u8])> = invocation
-            .frames
-            .iter()
-            .map(|(t, b)| (*t, b.as_ref()))
-            .collect();
-        let deltas = delta_times(&refs);
-        if deltas.len() != 50 {
-            return Err(format!("lambda stream had {} deltas", deltas.len()).into());
+        lambda_stream(&running, &format!("stream-{n}"), &event, &mut lambda).await?;
+        if let Some(node) = &node {
+            lambda_stream(node, &format!("node-{n}"), &event, &mut node_samples).await?;
         }
-        lambda.add(start, invocation.frames[0].0, &deltas);
         // Last in the round, after a stream's mostly idle second like the paths above: run
         // first, it would warm the engine for the local path that follows it.
         storage.push(storage_before_model(stack).await?);
         if n == 0 {
-            (floor, local, lambda, storage) = Default::default();
+            (floor, local, lambda, node_samples, storage) = Default::default();
         }
     }
     running.stop().await;
+    if let (Some(node), Some(peers)) = (node, peers) {
+        node.stop().await;
+        let peer = peers.node_completion.name;
+        out.push(versus(
+            format!("first byte, chat-completion vs {peer}, Runtime API (median)"),
+            lambda.first.median(),
+            node_samples.first.median(),
+            peer,
+            Unit::Ms,
+            Target::Ratio(1.0),
+        ));
+        out.push(versus(
+            format!(
+                "delta gap p99, chat-completion vs {peer} ({} gaps each)",
+                node_samples.gaps.len()
+            ),
+            lambda.gaps.p99(),
+            node_samples.gaps.p99(),
+            peer,
+            Unit::Ms,
+            Target::Ratio(1.0),
+        ));
+    }
     let note = format!(
         "Not a target, a decomposition: the two storage calls a completion makes before it \
          asks the model (BatchGetItem, TransactWriteItems), made alone through the same \
@@ -561,7 +819,48 @@ async fn streaming(stack: &Stack, o: &Options) -> Result<(Vec<Row>, String), Box
 
 // ---------------------------------------------------------------- 4. size and memory
 
-async fn size_and_memory(stack: &Stack, o: &Options) -> Result<Vec<Row>, BoxError> {
+/// The 4,000-token stream that peak memory is measured after.
+const LONG_STREAM_MODEL: &str = "offline:first=0,gap=1,tokens=4000";
+
+/// Peak RSS of a process after the long stream, and its resident memory then, anonymous and
+/// file-backed (MB).
+struct StreamRss {
+    peak: f64,
+    anon: f64,
+    file: f64,
+}
+
+/// The memory of `function` after it has streamed the long answer.
+async fn rss_after_long_stream(stack: &Stack, function: &Function) -> Result<StreamRss, BoxError> {
+    let running = spawn(
+        stack,
+        function,
+        Some(("m-1", &event("chat-completion-new-conversation.json"))),
+    )
+    .await?;
+    let invocation = running.response("m-1").await?;
+    let deltas = invocation
+        .body
+        .windows(DELTA.len())
+        .filter(|w| *w == DELTA)
+        .count();
+    if deltas != 4000 {
+        return Err(format!("{}: the long stream carried {deltas} deltas", function.name).into());
+    }
+    let peak = running.peak_rss_mb().ok_or("no VmHWM")?;
+    let (anon, file) = running.rss_split_mb().ok_or("no RssAnon")?;
+    running.stop().await;
+    Ok(StreamRss { peak, anon, file })
+}
+
+async fn size_and_memory(
+    stack: &Stack,
+    o: &Options,
+    peers: Option<&Peers>,
+    get_rss: Option<GetRss>,
+    out: &mut Vec<Row>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Row>, BoxError> {
     let arm64 = o
         .size_dir
         .as_ref()
@@ -601,27 +900,9 @@ async fn size_and_memory(stack: &Stack, o: &Options) -> Result<Vec<Row>, BoxErro
     hello.response("m-1").await?;
     let hello_rss = hello.peak_rss_mb().ok_or("no VmHWM")?;
     hello.stop().await;
-    stack
-        .set_demo_model("offline:first=0,gap=1,tokens=4000")
-        .await?;
-    let completion = spawn(
-        stack,
-        &Function::at(&o.bin_dir, "chat-completion"),
-        Some(("m-1", &event("chat-completion-new-conversation.json"))),
-    )
-    .await?;
-    let invocation = completion.response("m-1").await?;
-    if invocation
-        .body
-        .windows(DELTA.len())
-        .filter(|w| *w == DELTA)
-        .count()
-        != 4000
-    {
-        return Err("the long stream did not carry 4,000 deltas".into());
-    }
-    let rss = completion.peak_rss_mb().ok_or("no VmHWM")?;
-    completion.stop().await;
+    stack.set_demo_model(LONG_STREAM_MODEL).await?;
+    let ours = rss_after_long_stream(stack, &Function::at(&o.bin_dir, "chat-completion")).await?;
+    let rss = ours.peak;
     rows.push(Row {
         section: "4",
         name: "peak RSS: chat-completion, 4,000-token stream".into(),
@@ -631,6 +912,74 @@ async fn size_and_memory(stack: &Stack, o: &Options) -> Result<Vec<Row>, BoxErro
         unit: Unit::Mb,
         target: Target::AtMost(32.0),
     });
+
+    let Some(peers) = peers else {
+        return Ok(rows);
+    };
+    let node = rss_after_long_stream(stack, &peers.node_completion).await?;
+    notes.push(format!(
+        "Not a target, a decomposition: after the 4,000-token stream, chat-completion holds \
+         {:.2} MB resident, {:.2} MB of it file-backed (the pages of its executable and the C \
+         library) and {:.2} MB anonymous (heap, stacks); {} holds {:.2} MB, {:.2} MB \
+         file-backed and {:.2} MB anonymous.",
+        ours.anon + ours.file,
+        ours.file,
+        ours.anon,
+        peers.node_completion.name,
+        node.anon + node.file,
+        node.file,
+        node.anon
+    ));
+    let node_rss = node.peak;
+    if let Some(get) = get_rss {
+        let calls = report::grouped((o.peer_warm + o.peer_warm / 10) as f64);
+        for (peer, value, target) in [
+            (peers.node_get.name, get.node, TENTH),
+            (peers.python_get.name, get.python, Target::None),
+        ] {
+            out.push(versus(
+                format!("peak RSS: get-conversation vs {peer}, after {calls} warm gets"),
+                get.ours,
+                value,
+                peer,
+                Unit::Mb,
+                target,
+            ));
+        }
+    }
+    out.push(versus(
+        format!(
+            "peak RSS: chat-completion vs {}, 4,000-token stream",
+            peers.node_completion.name
+        ),
+        rss,
+        node_rss,
+        peers.node_completion.name,
+        Unit::Mb,
+        TENTH,
+    ));
+    // What a user uploads: our binary as `bootstrap` in a zip; the peers' packages as
+    // install.sh makes them.
+    let kb = |bytes: u64| bytes as f64 / 1e3;
+    for (ours, peer, note) in [
+        ("get-conversation", "node-get", "esbuild bundle"),
+        ("get-conversation", "python-get", "handler + PyJWT"),
+        (
+            "get-conversation",
+            "python-get-with-boto3",
+            "with its own boto3",
+        ),
+        ("chat-completion", "node-completion", "esbuild bundle"),
+    ] {
+        out.push(versus(
+            format!("deployment package, zipped ({arch}): {ours} vs {peer}.zip ({note})"),
+            kb(bootstrap_zip_size(&path(ours))?),
+            kb(peers.package_size(peer)?),
+            peer,
+            Unit::Kb,
+            Target::None,
+        ));
+    }
     Ok(rows)
 }
 

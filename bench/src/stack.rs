@@ -102,10 +102,23 @@ impl Stack {
         Ok(())
     }
 
-    /// Stores an open conversation of `caller` with `messages` messages; returns its id.
+    /// Stores an open conversation of `caller` with `messages` messages of a typical
+    /// length; returns its id.
     pub async fn conversation(&self, caller: Caller, messages: usize) -> Result<Uuid, BoxError> {
+        self.conversation_sized(caller, messages, 0).await
+    }
+
+    /// Stores an open conversation of `caller` with `messages` messages, alternately the
+    /// user's and the assistant's, each of at least `chars` characters; returns its id.
+    /// Written by the storage crate's own import, through the item writers a turn uses.
+    pub async fn conversation_sized(
+        &self,
+        caller: Caller,
+        messages: usize,
+        chars: usize,
+    ) -> Result<Uuid, BoxError> {
         let id = Uuid::now_v7();
-        let start = Timestamp::now().unix_millis() - 600_000;
+        let start = Timestamp::now().unix_millis() - 600_000 - messages as i64 * 1_000;
         let mut conversation =
             Conversation::new(id, caller.visitor, Timestamp::from_unix_millis(start));
         let mut history = Vec::with_capacity(messages);
@@ -116,9 +129,12 @@ impl Stack {
             } else {
                 MessageRole::Assistant
             };
-            let text = format!(
+            let mut text = format!(
                 "Message {n} of the benchmark conversation, of a typical length for a chat turn."
             );
+            while text.len() < chars {
+                text.push_str(" More of the same answer, to make the message as long as asked.");
+            }
             history.push(Message::text(
                 Uuid::now_v7(),
                 id,
@@ -134,6 +150,37 @@ impl Stack {
             .import_conversation(caller.project, &conversation, &history)
             .await?;
         Ok(id)
+    }
+
+    /// How many Query pages a full read of conversation `id`'s partition takes, newest
+    /// first, as the get reads it (1,001 items a page at most; DynamoDB and the engine stop
+    /// a page at 1 MB).
+    pub async fn query_pages(&self, caller: Caller, id: Uuid) -> Result<usize, BoxError> {
+        let (mut pages, mut items, mut start) = (0, 0, None);
+        loop {
+            let page = self
+                .client()
+                .query()
+                .table_name(TABLE)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", chat_storage::keys::PARTITION_KEY)
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(conversation_pk(caller.project, id)),
+                )
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .limit(1_001)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            pages += 1;
+            items += page.items.map_or(0, |i| i.len());
+            start = page.last_evaluated_key;
+            if start.is_none() || items >= 1_001 {
+                return Ok(pages);
+            }
+        }
     }
 
     /// Stores the demo conversation open again (after a close), so that every cold close
@@ -155,6 +202,14 @@ impl Stack {
             .send()
             .await?;
         Ok(())
+    }
+}
+
+/// A new visitor of the demo project (whose settings and assistants the answer routes read).
+pub fn demo_visitor() -> Caller {
+    Caller {
+        project: ProjectId(DEMO_PROJECT),
+        visitor: VisitorId(Uuid::now_v7()),
     }
 }
 

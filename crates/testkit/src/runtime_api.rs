@@ -168,6 +168,12 @@ async fn serve(
         };
         let mut response = reply(StatusCode::OK, Bytes::from(event));
         let headers = response.headers_mut();
+        // As Lambda's Runtime API sends it; the Node.js runtime interface client's native
+        // part (aws-lambda-cpp) crashes on an event without one.
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
         let deadline = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() + 900_000)
