@@ -35,7 +35,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 use crate::app::App;
-use crate::server::LocalBody;
+use crate::server::{LocalBody, accept_until};
 
 /// The socket's path, as `openapi.yaml` declares it.
 pub const SOCKET_TEMPLATE: &str = "/v2/conversations/{conversationId}/ws";
@@ -54,20 +54,9 @@ pub async fn serve_sockets(
     app: Arc<App>,
     shutdown: impl Future<Output = ()>,
 ) {
-    tokio::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    tracing::warn!(%error, "socket accept failed");
-                    continue;
-                }
-            },
-            () = &mut shutdown => return,
-        };
+    accept_until(listener, shutdown, move |stream, _| {
         let app = app.clone();
-        tokio::spawn(async move {
+        async move {
             let service = hyper::service::service_fn(move |req| {
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(handshake(app, req).await) }
@@ -78,8 +67,9 @@ pub async fn serve_sockets(
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "socket connection ended with an error");
             }
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// Answers an opening request: 101 and a socket, or the contract's error.

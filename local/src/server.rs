@@ -21,7 +21,7 @@ use lambda_http::RequestExt;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::request::RequestContext;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::app::App;
 
@@ -344,20 +344,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     observer: Option<Observer>,
 ) {
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    continue;
-                }
-            },
-            () = &mut shutdown => return,
-        };
+    accept_until(listener, shutdown, move |stream, peer| {
         let (app, observer) = (app.clone(), observer.clone());
-        tokio::spawn(async move {
+        async move {
             let service = hyper::service::service_fn(move |req| {
                 let (app, observer) = (app.clone(), observer.clone());
                 async move {
@@ -373,7 +362,35 @@ pub async fn serve(
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection ended with an error");
             }
-        });
+        }
+    })
+    .await;
+}
+
+/// The one accept loop of the local server's ports (the API, the demo site, the
+/// sockets): accepts connections on `listener` until `shutdown` resolves, each served on a
+/// task of its own by `serve_connection`.
+pub async fn accept_until<F, Fut>(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    serve_connection: F,
+) where
+    F: Fn(TcpStream, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => return,
+        };
+        tokio::spawn(serve_connection(stream, peer));
     }
 }
 

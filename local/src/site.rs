@@ -16,6 +16,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::server::accept_until;
+
 /// The built site and what `config.json` says.
 #[derive(Clone, Debug)]
 pub struct Site {
@@ -131,17 +133,9 @@ pub async fn serve_site(
     site: Arc<Site>,
     shutdown: impl Future<Output = ()>,
 ) {
-    tokio::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => continue,
-            },
-            () = &mut shutdown => return,
-        };
+    accept_until(listener, shutdown, move |stream, _| {
         let site = site.clone();
-        tokio::spawn(async move {
+        async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let site = site.clone();
                 async move { Ok::<_, Infallible>(site.answer(req.method(), req.uri().path()).await) }
@@ -149,8 +143,9 @@ pub async fn serve_site(
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
-        });
-    }
+        }
+    })
+    .await;
 }
 
 #[cfg(test)]
