@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::conversation::HumanAgent;
 use crate::error::ApiError;
-use crate::input::completion::MAX_CONTENT_CHARS;
+use crate::input::completion::message_content;
 use crate::input::json_object_body;
 
 /// The longest agent name, in characters (after trimming).
@@ -91,20 +91,7 @@ impl AgentMessageRequest {
     /// Parses `{"content": "…"}`.
     pub fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
         let body = required_object(bytes)?;
-        let content = match body.get("content") {
-            None | Some(Value::Null) => {
-                return Err(ApiError::invalid("content", "content is required"));
-            }
-            Some(Value::String(content)) => content.clone(),
-            Some(_) => return Err(ApiError::invalid("content", "content must be a string")),
-        };
-        let chars = content.chars().count();
-        if chars == 0 || chars > MAX_CONTENT_CHARS {
-            return Err(ApiError::validation(
-                "content",
-                format!("content must be 1 to {MAX_CONTENT_CHARS} characters (got {chars})"),
-            ));
-        }
+        let content = message_content(body.get("content"), "content")?;
         Ok(Self { content })
     }
 }

@@ -113,29 +113,27 @@ fn parse_message(index: usize, item: &Value) -> Result<ChatMessage, ApiError> {
         }
         Some(_) => return Err(ApiError::invalid(field("role"), "role must be a string")),
     };
-    let content = match message.get("content") {
+    let content = message_content(message.get("content"), &field("content"))?;
+    Ok(ChatMessage { role, content })
+}
+
+/// A message's text, the `content` of every body that carries one (a completion's
+/// messages, a visitor's send, an agent's message), named `field` in its errors: a string
+/// (else 400) of 1 to [`MAX_CONTENT_CHARS`] characters (else 422).
+pub fn message_content(value: Option<&Value>, field: &str) -> Result<String, ApiError> {
+    let content = match value {
         Some(Value::String(content)) => content,
-        None | Some(Value::Null) => {
-            return Err(ApiError::invalid(field("content"), "content is required"));
-        }
-        Some(_) => {
-            return Err(ApiError::invalid(
-                field("content"),
-                "content must be a string",
-            ));
-        }
+        None | Some(Value::Null) => return Err(ApiError::invalid(field, "content is required")),
+        Some(_) => return Err(ApiError::invalid(field, "content must be a string")),
     };
     let chars = content.chars().count();
     if chars == 0 || chars > MAX_CONTENT_CHARS {
         return Err(ApiError::validation(
-            field("content"),
+            field,
             format!("content must be 1 to {MAX_CONTENT_CHARS} characters (got {chars})"),
         ));
     }
-    Ok(ChatMessage {
-        role,
-        content: content.clone(),
-    })
+    Ok(content.clone())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::input::completion::MAX_CONTENT_CHARS;
+use crate::input::completion::message_content;
 use crate::input::conversations::optional_text;
 use crate::input::json_object_body;
 
@@ -46,20 +46,7 @@ impl SendRequest {
     pub fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
         let body = json_object_body(bytes)?
             .ok_or_else(|| ApiError::invalid("body", "the request body must be a JSON object"))?;
-        let content = match body.get("content") {
-            None | Some(Value::Null) => {
-                return Err(ApiError::invalid("content", "content is required"));
-            }
-            Some(Value::String(content)) => content.clone(),
-            Some(_) => return Err(ApiError::invalid("content", "content must be a string")),
-        };
-        let chars = content.chars().count();
-        if chars == 0 || chars > MAX_CONTENT_CHARS {
-            return Err(ApiError::validation(
-                "content",
-                format!("content must be 1 to {MAX_CONTENT_CHARS} characters (got {chars})"),
-            ));
-        }
+        let content = message_content(body.get("content"), "content")?;
         let stream = match body.get("stream") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(stream)) => *stream,
