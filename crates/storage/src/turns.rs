@@ -33,7 +33,7 @@ use crate::ports::{CompletionStore, ConversationState, MessageOutcome, NewTurn, 
 /// about 2.5 to 5 s of backoff in all: thirty turns at once into one conversation (a widget
 /// open in many tabs, a script) all commit even on a slow, loaded store; eight let the
 /// unluckiest few give up with a 503 there.
-const MAX_TURN_ATTEMPTS: u32 = 12;
+const MAX_TURN_ATTEMPTS: u32 = 8;
 
 /// Attempts at reading keys a batch left unprocessed under load.
 const MAX_BATCH_ATTEMPTS: u32 = 5;

@@ -255,7 +255,16 @@ async fn last_interaction_and_updated_at_only_move_forward_under_concurrent_turn
     // another order than they took their times: the last to commit must not leave the
     // conversation with an older time than its newest message.
     // Thirty turns of one visitor at once: past any per-visitor limit.
-    let (app, rules) = faulty_app_with(|settings| settings.base.limits.enabled = false).await;
+    let (app, rules) = faulty_app_with(|settings| {
+        settings.base.limits.enabled = false;
+        // Ordering is the subject, not timeouts: the store's default timeouts, not the fault
+        // tests' short ones, which a loaded machine's slow transaction would run past (503).
+        let dynamo = &mut settings.base.store.dynamo;
+        dynamo.max_attempts = 3;
+        dynamo.attempt_timeout = Duration::from_secs(2);
+        dynamo.operation_timeout = Duration::from_secs(5);
+    })
+    .await;
     set(&rules, &[("TransactWriteItems", Fault::Jitter)]);
     let caller = new_caller();
     let conversation = app.create_conversation(caller, 0).await.to_string();
