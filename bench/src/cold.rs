@@ -26,6 +26,8 @@ pub struct Function {
     /// The signing keys given inline instead of read from the secret: not as deployed; it
     /// shows what the one secret read at start-up costs, and it is how the peers take them.
     pub inline_keys: bool,
+    /// Variables set beside the deployed ones (a Management API endpoint for the pushes).
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Function {
@@ -36,6 +38,7 @@ impl Function {
             args: Vec::new(),
             dir: None,
             inline_keys: false,
+            env: Vec::new(),
         }
     }
 
@@ -46,6 +49,13 @@ impl Function {
             inline_keys: true,
             ..self.clone()
         }
+    }
+
+    /// The same with `name` set to `value` in its environment.
+    pub fn with_env(&self, name: &'static str, value: impl Into<String>) -> Self {
+        let mut function = self.clone();
+        function.env.push((name, value.into()));
+        function
     }
 }
 
@@ -110,6 +120,7 @@ pub async fn spawn(
         // Where the AWS services are on this machine.
         .env("DYNAMODB_ENDPOINT", stack.engine.endpoint())
         .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &stack.secrets_endpoint)
+        .envs(function.env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
         .stdout(output())
         .stderr(output())

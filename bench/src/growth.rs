@@ -4,7 +4,21 @@
 //! through its function binary under the Runtime API, warm (event queued → response
 //! posted), as a ratio to the small case; the cases alternate call by call, so load on the
 //! machine hits small and large alike. Seeded through the storage crate's import.
+//!
+//! And [`live`]: a send into a conversation with 200 open WebSocket connections (recorded
+//! through the storage crate's `ConnectionStore`) against one with none, the function
+//! pushing to a local stand-in for the API Gateway Management API.
 
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use chat_domain::timestamp::Timestamp;
+use chat_storage::ports::ConnectionStore;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
 use uuid::Uuid;
 
 use crate::cold::{Function, Running, spawn};
@@ -183,4 +197,241 @@ pub async fn rows(
     rows.push(row(&large_send, &small_send, Target::Ratio(SEND_FACTOR)));
     rows.push(row(&large_list, &small_list, Target::None));
     Ok(rows)
+}
+
+/// The sockets the live row's conversation has open (issue 14).
+const SOCKETS: usize = 200;
+
+/// How many times the send with [`SOCKETS`] open sockets may take the send with none:
+/// issue 14's "the write's latency stays flat".
+const LIVE_FACTOR: f64 = 1.5;
+
+/// Where the completion function posts its pushes (`chat_sockets::settings::ENDPOINT_VAR`).
+const ENDPOINT_VAR: &str = "LIVE_MANAGEMENT_ENDPOINT";
+
+/// A stand-in for the API Gateway Management API: answers 200 to every
+/// `POST …/@connections/{id}` and counts them; anything else is a 404, and counted apart.
+struct ManagementStandIn {
+    /// `http://127.0.0.1:<port>`.
+    endpoint: String,
+    posts: Arc<AtomicU64>,
+    others: Arc<AtomicU64>,
+}
+
+impl ManagementStandIn {
+    async fn start() -> Result<Self, BoxError> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let posts = Arc::new(AtomicU64::new(0));
+        let others = Arc::new(AtomicU64::new(0));
+        let (counted, refused) = (posts.clone(), others.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (counted, refused) = (counted.clone(), refused.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let (counted, refused) = (counted.clone(), refused.clone());
+                            async move {
+                                let post =
+                                    is_post_to_connection(req.method().as_str(), req.uri().path());
+                                // The frame is read whole, as the service reads it.
+                                let _ = req.into_body().collect().await;
+                                let status = if post {
+                                    counted.fetch_add(1, Ordering::Relaxed);
+                                    200
+                                } else {
+                                    refused.fetch_add(1, Ordering::Relaxed);
+                                    404
+                                };
+                                let mut response = http::Response::new(Full::new(Bytes::new()));
+                                *response.status_mut() =
+                                    http::StatusCode::from_u16(status).expect("a status");
+                                Ok::<_, Infallible>(response)
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self {
+            endpoint,
+            posts,
+            others,
+        })
+    }
+}
+
+/// Whether a request is a `PostToConnection`: `POST /{stage}/@connections/{id}`, the id
+/// non-empty and one path segment.
+fn is_post_to_connection(method: &str, path: &str) -> bool {
+    method == "POST"
+        && path
+            .split_once("/@connections/")
+            .is_some_and(|(_, id)| !id.is_empty() && !id.contains('/'))
+}
+
+/// The live row (issue 14): a send (JSON, `stream: false`) into a conversation with
+/// [`SOCKETS`] open sockets against one into a conversation with none, both through one
+/// warm chat-completion process pointed at a Management API stand-in, alternated call by
+/// call; checked to have posted [`SOCKETS`] frames a send. With a note: the same for the
+/// first byte of a streamed send, which the push must not delay.
+pub async fn live(
+    stack: &Stack,
+    completion: &Function,
+    rounds: usize,
+) -> Result<(Vec<Row>, String), BoxError> {
+    stack
+        .set_demo_model("offline:first=0,gap=0,tokens=24")
+        .await?;
+    let caller = demo_visitor();
+    let bearer = token(caller);
+    eprintln!("   seeding a conversation with {SOCKETS} open sockets and one with none");
+    let crowded = stack.conversation(caller, 3).await?;
+    let quiet = stack.conversation(caller, 3).await?;
+    let expires = Timestamp::now().unix_seconds() + 3_600;
+    for n in 0..SOCKETS {
+        stack
+            .store()
+            .open_connection(
+                caller.project,
+                crowded,
+                &format!("bench-socket-{n:03}"),
+                expires,
+            )
+            .await?;
+    }
+    let listed = stack
+        .store()
+        .connections(caller.project, crowded, Timestamp::now().unix_seconds())
+        .await?
+        .len();
+    if listed != SOCKETS {
+        return Err(format!("{listed} connections listed of the {SOCKETS} opened").into());
+    }
+
+    let stand_in = ManagementStandIn::start().await?;
+    let function = completion.with_env(ENDPOINT_VAR, format!("{}/live", stand_in.endpoint));
+    let send = |id: Uuid, stream: bool| {
+        let template = if stream {
+            "chat-completion-send-message-stream.json"
+        } else {
+            "chat-completion-send-message.json"
+        };
+        with(
+            &sample(template),
+            &Changes {
+                conversation: Some(id),
+                token: Some(&bearer),
+                body: Some(
+                    serde_json::json!({"content": "Do you ship to Canada?", "stream": stream}),
+                ),
+            },
+        )
+    };
+    let mut none = Case::new(
+        "send (JSON) into a conversation with no sockets",
+        send(quiet, false),
+    );
+    let mut many = Case::new(
+        format!("send (JSON) into a conversation with {SOCKETS} open sockets"),
+        send(crowded, false),
+    );
+    let (quiet_stream, crowded_stream) = (send(quiet, true), send(crowded, true));
+    let (mut first_none, mut first_many) = (Samples::default(), Samples::default());
+
+    // Both conversations grow by two messages a send, alike; the history read is bounded.
+    let running = spawn(stack, &function, None).await?;
+    let warmup = rounds / 10 + 1;
+    let mut crowded_sends = 0;
+    for n in 0..rounds + warmup {
+        let counted = n >= warmup;
+        call(&running, &mut none, n, counted).await?;
+        call(&running, &mut many, n, counted).await?;
+        for (id, event, samples) in [
+            ("stream-none", &quiet_stream, &mut first_none),
+            ("stream-many", &crowded_stream, &mut first_many),
+        ] {
+            let id = format!("{id}-{n}");
+            let queued = running.queue(&id, event).await?;
+            let invocation = running.response(&id).await?;
+            let first = invocation
+                .frames
+                .first()
+                .ok_or("a stream without a frame")?
+                .0;
+            if counted {
+                samples.push(first - queued);
+            }
+        }
+        crowded_sends += 2;
+    }
+    running.stop().await;
+
+    let expected = (crowded_sends * SOCKETS) as u64;
+    let posts = stand_in.posts.load(Ordering::Relaxed);
+    let others = stand_in.others.load(Ordering::Relaxed);
+    if posts != expected || others != 0 {
+        return Err(format!(
+            "the Management API stand-in received {posts} posts ({others} other requests) for \
+             {crowded_sends} sends into the conversation with {SOCKETS} sockets: {expected} \
+             expected, {SOCKETS} a send and none for the conversation without sockets"
+        )
+        .into());
+    }
+    eprintln!(
+        "   the stand-in received {posts} posts: {SOCKETS} for each of {crowded_sends} sends"
+    );
+
+    let row = Row {
+        section: "7",
+        name: format!("{} (median)", many.name),
+        value: many.samples.median(),
+        floor: none.samples.median(),
+        floor_name: none.name.clone(),
+        unit: Unit::Ms,
+        target: Target::Ratio(LIVE_FACTOR),
+    };
+    let note = format!(
+        "Not a target, a decomposition: a streamed send's first byte comes {:.3} ms after its \
+         event with {SOCKETS} open sockets and {:.3} ms with none ({:.2}×, medians of {}); the \
+         Management API stand-in received {posts} posts, {SOCKETS} for each of the \
+         {crowded_sends} sends into the conversation with sockets (JSON and streamed).",
+        first_many.median(),
+        first_none.median(),
+        first_many.median() / first_none.median(),
+        first_many.len()
+    );
+    Ok((vec![row], note))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_post_to_one_connection_counts_as_a_push() {
+        assert!(is_post_to_connection(
+            "POST",
+            "/live/@connections/bench-socket-007"
+        ));
+        assert!(is_post_to_connection(
+            "POST",
+            "/@connections/L0SM9cOFvHcCIhw="
+        ));
+        assert!(!is_post_to_connection(
+            "GET",
+            "/live/@connections/bench-socket-007"
+        ));
+        assert!(!is_post_to_connection(
+            "DELETE",
+            "/live/@connections/bench-socket-007"
+        ));
+        assert!(!is_post_to_connection("POST", "/live/@connections/"));
+        assert!(!is_post_to_connection("POST", "/live/@connections/a/b"));
+        assert!(!is_post_to_connection("POST", "/live/connections/a"));
+    }
 }

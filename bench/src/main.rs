@@ -9,7 +9,8 @@
 //! 6. against the peers (`bench/peers/`: Node.js and Python, under their official runtime
 //!    interface clients): cold start, warm latency, streaming, peak memory and package
 //!    size, each a ratio ours / peer, interleaved with ours round by round;
-//! 7. as the data grows: large conversations, histories and lists against small ones.
+//! 7. as the data grows: large conversations, histories and lists against small ones, and
+//!    a send into a conversation with 200 open sockets against one with none.
 //!
 //! `scripts/bench.sh` builds the binaries first and runs this; see `--help`.
 
@@ -94,6 +95,42 @@ struct Options {
     /// Write BENCHMARKS.svg and the table into BENCHMARKS.md.
     #[arg(long)]
     write: bool,
+    /// Run only these parts, comma-separated: sections 1 to 5 and 7 (rows 6 come with 1 to
+    /// 4), or `live` (the row of 7 on open sockets alone). Not with --write: the table
+    /// would lack the other rows.
+    #[arg(long, value_parser = parse_only)]
+    only: Option<Only>,
+}
+
+/// The parts `--only` names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Only(Vec<String>);
+
+/// What `--only` accepts: `1`…`5`, `7` and `live`, comma-separated, at least one.
+fn parse_only(text: &str) -> Result<Only, String> {
+    let mut parts = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let known = matches!(part, "1" | "2" | "3" | "4" | "5" | "7" | "live");
+        if !known {
+            return Err(format!("{part:?} is no part: 1 to 5, 7 or live"));
+        }
+        if !parts.iter().any(|p| p == part) {
+            parts.push(part.to_owned());
+        }
+    }
+    Ok(Only(parts))
+}
+
+impl Options {
+    /// Whether part `part` runs (every part without `--only`; `live` with section 7).
+    fn runs(&self, part: &str) -> bool {
+        match &self.only {
+            None => true,
+            Some(Only(parts)) => {
+                parts.iter().any(|p| p == part) || (part == "live" && self.runs("7"))
+            }
+        }
+    }
 }
 
 fn default_bin_dir() -> PathBuf {
@@ -156,7 +193,11 @@ async fn main() -> Result<(), BoxError> {
             return Err(format!("{} missing: run scripts/bench.sh", path.display()).into());
         }
     }
-    let peers = if o.no_peers {
+    if o.write && o.only.is_some() {
+        return Err("--write with --only would leave the other rows out of BENCHMARKS.md".into());
+    }
+    // The peers are measured in sections 1 to 4, beside ours (rows 6).
+    let peers = if o.no_peers || !["1", "2", "3", "4"].iter().any(|part| o.runs(part)) {
         None
     } else {
         Some(Peers::find(&o.peers)?)
@@ -166,51 +207,73 @@ async fn main() -> Result<(), BoxError> {
     let mut rows = Vec::new();
     // Rows 6, gathered by the sections that measure ours the same way.
     let mut versus_rows = Vec::new();
-    eprintln!("1. cold starts ({} per binary)", o.cold);
     let mut notes = Vec::new();
-    let (cold, note) = cold_starts(&stack, &o, peers.as_ref(), &mut versus_rows).await?;
-    notes.push(note);
-    rows.extend(cold);
-    eprintln!("2. warm latency ({} calls each)", o.warm);
-    rows.extend(warm(&stack, o.warm).await?);
+    if o.runs("1") {
+        eprintln!("1. cold starts ({} per binary)", o.cold);
+        let (cold, note) = cold_starts(&stack, &o, peers.as_ref(), &mut versus_rows).await?;
+        notes.push(note);
+        rows.extend(cold);
+    }
+    if o.runs("2") {
+        eprintln!("2. warm latency ({} calls each)", o.warm);
+        rows.extend(warm(&stack, o.warm).await?);
+    }
     let mut get_rss = None;
-    if let Some(peers) = &peers {
+    if let (Some(peers), true) = (&peers, o.runs("2")) {
         eprintln!(
             "   through the Runtime API, against the peers ({} calls each)",
             o.peer_warm
         );
         get_rss = Some(warm_versus(&stack, &o, peers, &mut versus_rows).await?);
     }
-    eprintln!("3. streaming ({} streams per path)", o.streams);
-    let (streams, note) = streaming(&stack, &o, peers.as_ref(), &mut versus_rows).await?;
-    rows.extend(streams);
-    notes.push(note);
-    eprintln!("4. size and memory");
-    rows.extend(
-        size_and_memory(
-            &stack,
-            &o,
-            peers.as_ref(),
-            get_rss,
-            &mut versus_rows,
-            &mut notes,
-        )
-        .await?,
-    );
-    eprintln!("5. round trips");
-    rows.extend(round_trips(&stack).await?);
+    if o.runs("3") {
+        eprintln!("3. streaming ({} streams per path)", o.streams);
+        let (streams, note) = streaming(&stack, &o, peers.as_ref(), &mut versus_rows).await?;
+        rows.extend(streams);
+        notes.push(note);
+    }
+    if o.runs("4") {
+        eprintln!("4. size and memory");
+        rows.extend(
+            size_and_memory(
+                &stack,
+                &o,
+                peers.as_ref(),
+                get_rss,
+                &mut versus_rows,
+                &mut notes,
+            )
+            .await?,
+        );
+    }
+    if o.runs("5") {
+        eprintln!("5. round trips");
+        rows.extend(round_trips(&stack).await?);
+    }
     rows.extend(versus_rows);
-    eprintln!("7. as the data grows ({} rounds)", o.growth);
-    rows.extend(
-        growth::rows(
-            &stack,
-            &Function::at(&o.bin_dir, "get-conversation"),
-            &Function::at(&o.bin_dir, "chat-completion"),
-            &Function::at(&o.bin_dir, CONVERSATIONS),
-            o.growth,
-        )
-        .await?,
-    );
+    let completion = Function::at(&o.bin_dir, "chat-completion");
+    if o.runs("7") {
+        eprintln!("7. as the data grows ({} rounds)", o.growth);
+        rows.extend(
+            growth::rows(
+                &stack,
+                &Function::at(&o.bin_dir, "get-conversation"),
+                &completion,
+                &Function::at(&o.bin_dir, CONVERSATIONS),
+                o.growth,
+            )
+            .await?,
+        );
+    }
+    if o.runs("live") {
+        eprintln!(
+            "7. a send into a conversation with open sockets ({} rounds)",
+            o.growth
+        );
+        let (live, note) = growth::live(&stack, &completion, o.growth).await?;
+        rows.extend(live);
+        notes.push(note);
+    }
 
     notes.push(format!(
         "The machine's load while this ran: {load_before} at the start, {} at the end (the \
@@ -1049,4 +1112,31 @@ async fn round_trips(stack: &Stack) -> Result<Vec<Row>, BoxError> {
 
 fn token_for_demo() -> String {
     token(demo_caller())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_sections_or_the_live_row() {
+        assert_eq!(parse_only("7"), Ok(Only(vec!["7".into()])));
+        assert_eq!(
+            parse_only("live, 5,live"),
+            Ok(Only(vec!["live".into(), "5".into()]))
+        );
+        assert!(parse_only("8").is_err());
+        assert!(parse_only("6").is_err(), "rows 6 come with sections 1 to 4");
+        assert!(parse_only("").is_err());
+        assert!(parse_only("7,").is_err());
+        let with = |args: &[&str]| {
+            <Options as clap::Parser>::try_parse_from([&["bench"], args].concat()).unwrap()
+        };
+        let all = with(&[]);
+        assert!(all.runs("1") && all.runs("live"));
+        let live = with(&["--only", "live"]);
+        assert!(live.runs("live") && !live.runs("7") && !live.runs("1"));
+        let growth = with(&["--only", "7"]);
+        assert!(growth.runs("7") && growth.runs("live") && !growth.runs("6"));
+    }
 }

@@ -51,6 +51,7 @@ impl Peers {
             args: vec![ric.display().to_string(), handler.to_owned()],
             dir: Some(dist.clone()),
             inline_keys: true,
+            env: Vec::new(),
         };
         Ok(Self {
             node_get: node_peer("node-get", "get.handler"),
@@ -63,6 +64,7 @@ impl Peers {
                     .to_vec(),
                 dir: Some(dir.join("python")),
                 inline_keys: true,
+                env: Vec::new(),
             },
             packages,
         })
