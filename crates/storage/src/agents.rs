@@ -6,8 +6,6 @@
 //! conditioned on that very agent, so a handoff to someone else in between cannot put the
 //! wrong name on the message.
 
-use std::time::Duration;
-
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -20,7 +18,7 @@ use chat_domain::message::{Message, MessageRole, MessageStatus};
 use chat_domain::timestamp::Timestamp;
 use uuid::Uuid;
 
-use crate::dynamo::DynamoStore;
+use crate::dynamo::{DynamoStore, backoff};
 use crate::error::{StoreError, cancellation_reasons, classify};
 use crate::items::conversation::{
     self as conversation_item, HUMAN_AGENT, IS_HUMAN_HANDLED, LAST_INTERACTION_AT, STATUS,
@@ -38,12 +36,6 @@ use crate::ports::AgentStore;
 /// Attempts of an agent message that lost a race (another transaction on the conversation,
 /// a newer time stored, a new agent).
 const MAX_ATTEMPTS: u32 = 6;
-
-/// Backoff with jitter before retrying a transaction that conflicted.
-fn backoff(attempt: u32) -> Duration {
-    let base = 10u64 << attempt.min(5);
-    Duration::from_millis(base + u64::from(Uuid::new_v4().as_bytes()[0]) % base)
-}
 
 /// What a failed update's condition found, from the item as it was.
 fn old_item(error: UpdateItemError) -> Option<Item> {

@@ -23,6 +23,14 @@ use crate::keys::{
 };
 use crate::ports::{CloseOutcome, ConversationCloser, ConversationReader, MAX_MESSAGES_RETURNED};
 
+/// Backoff with jitter before retrying DynamoDB work that conflicted with a concurrent
+/// transaction or was left unprocessed: 20 ms doubling to 320 ms, plus up to as much again.
+pub(crate) fn backoff(attempt: u32) -> std::time::Duration {
+    let base = 10u64 << attempt.min(5);
+    let jitter = u64::from(Uuid::new_v4().as_bytes()[0]) % base;
+    std::time::Duration::from_millis(base + jitter)
+}
+
 /// The production storage: one table, one client shared by every request.
 #[derive(Clone, Debug)]
 pub struct DynamoStore {

@@ -1,8 +1,6 @@
 //! The DynamoDB adapter of [`CompletionStore`]: one BatchGetItem before the model, one
 //! TransactWriteItems for the turn (the conversation, both messages and their pointers), one UpdateItem to finish the assistant message.
 
-use std::time::Duration;
-
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
@@ -13,7 +11,7 @@ use chat_domain::ids::Caller;
 use chat_domain::message::{Message, text_parts};
 use uuid::Uuid;
 
-use crate::dynamo::DynamoStore;
+use crate::dynamo::{DynamoStore, backoff};
 use crate::error::{StoreError, cancellation_reasons, classify};
 use crate::items::conversation::{
     self as conversation_item, IS_HUMAN_HANDLED, LAST_INTERACTION_AT, MOVING, STATUS, UPDATED_AT,
@@ -29,21 +27,11 @@ use crate::keys::{
 use crate::ports::{CompletionStore, ConversationState, MessageOutcome, NewTurn, TurnContext};
 
 /// Attempts of a turn write that lost a race with another transaction on the same
-/// conversation (DynamoDB cancels one of two concurrent transactions on an item). Twelve,
-/// about 2.5 to 5 s of backoff in all: thirty turns at once into one conversation (a widget
-/// open in many tabs, a script) all commit even on a slow, loaded store; eight let the
-/// unluckiest few give up with a 503 there.
+/// conversation (DynamoDB cancels one of two concurrent transactions on an item).
 const MAX_TURN_ATTEMPTS: u32 = 8;
 
 /// Attempts at reading keys a batch left unprocessed under load.
 const MAX_BATCH_ATTEMPTS: u32 = 5;
-
-/// Backoff with jitter between retries of conflicting or unprocessed work.
-fn backoff(attempt: u32) -> Duration {
-    let base = 10u64 << attempt.min(5);
-    let jitter = u64::from(Uuid::new_v4().as_bytes()[0]) % base.max(1);
-    Duration::from_millis(base + jitter)
-}
 
 impl CompletionStore for DynamoStore {
     async fn turn_context(
