@@ -35,7 +35,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 target_dir="${CARGO_TARGET_DIR:-target}"
-bins=(get-conversation close-conversation chat-completion conversations bench-hello)
+bins=(get-conversation close-conversation chat-completion conversations chat-push bench-hello)
 
 echo "--- release build: the functions and the hello-world floor"
 # Built on their own, as SAM builds them: the bench crate's extra features (tokio process,

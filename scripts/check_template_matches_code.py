@@ -20,8 +20,10 @@ What it compares:
   (crates/edge/src/cors.rs);
 - live updates: the WebSocket API's three routes reach the live function, `$default` is
   two-way, the push policy grants ManageConnections on that API alone and is attached by
-  exactly the functions that push (PUSHERS), and the distribution's CloudFront Function is
-  cloudfront/ws-rewrite.js byte for byte.
+  exactly the functions that push (PUSHERS), the table's stream (both images) feeds the push
+  function alone through one event source mapping whose filters are the code's
+  (STREAM_FILTERS in functions/push/src/lib.rs), and the distribution's CloudFront Function
+  is cloudfront/ws-rewrite.js byte for byte.
 
 Run by scripts/check-template.sh inside its venv (PyYAML and aws-sam-translator come with
 cfn-lint and aws-sam-cli). Exit status 1 on any mismatch; the last line reads
@@ -73,6 +75,8 @@ ROUTES = {
     ],
     # The WebSocket API's routes, not the REST API's (check_live).
     "chat-live": [],
+    # The table stream's consumer (check_stream).
+    "chat-push": [],
 }
 
 # The DynamoDB actions each function's code uses, no more. TransactWriteItems is no IAM action:
@@ -80,14 +84,19 @@ ROUTES = {
 DYNAMODB_ACTIONS = {
     "get-conversation": {"Query", "GetItem", "UpdateItem"},
     "close-conversation": {"UpdateItem", "GetItem"},
-    "chat-completion": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "ConditionCheckItem", "DeleteItem"},
+    "chat-completion": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "ConditionCheckItem"},
     "chat-projects": {"BatchGetItem"},
     "chat-identity": {"BatchGetItem", "GetItem", "PutItem", "UpdateItem"},
     "conversations": {"Query", "GetItem", "PutItem", "UpdateItem"},
     "feedback": {"GetItem", "UpdateItem"},
-    "chat-agents": {"GetItem", "UpdateItem", "PutItem", "ConditionCheckItem", "Query", "DeleteItem"},
+    "chat-agents": {"GetItem", "UpdateItem", "PutItem", "ConditionCheckItem"},
     "chat-live": {"BatchGetItem", "ConditionCheckItem", "PutItem", "DeleteItem"},
+    # The sockets listed and the gone ones forgotten; the stream read by its mapping.
+    "chat-push": {"Query", "DeleteItem", "DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"},
 }
+
+# The DynamoDB Streams actions: granted on the table's stream, never on the table.
+STREAM_ACTIONS = {"DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"}
 
 # Other actions a function may hold (the signing-key secret is required for every function).
 OTHER_ACTIONS = {
@@ -100,12 +109,15 @@ OTHER_ACTIONS = {
     "feedback": {"secretsmanager:GetSecretValue"},
     "chat-agents": {"secretsmanager:GetSecretValue"},
     "chat-live": {"secretsmanager:GetSecretValue"},
+    "chat-push": {"secretsmanager:GetSecretValue"},
 }
 
 # The functions that push to the widget's sockets: each attaches the stack's push policy
 # (execute-api:ManageConnections on the WebSocket API only) and is told its endpoint; no
-# other function has either. The agents function joins them when it is deployed.
-PUSHERS = {"chat-completion", "chat-agents"}
+# other function has either. The writes push nothing: the table's stream feeds the pusher.
+PUSHERS = {"chat-push"}
+PUSH_CRATE = "functions/push/src/lib.rs"
+STREAM_FILTERS_RE = re.compile(r'r#"(\{.*?\})"#')
 PUSH_ENDPOINT_VAR = "LIVE_MANAGEMENT_ENDPOINT"
 # The CloudFront Function's source, embedded in the template byte for byte.
 WS_REWRITE_JS = "cloudfront/ws-rewrite.js"
@@ -125,8 +137,8 @@ PENDING_ENV = {
 # Variables every function must have, and ones no deployment may set.
 REQUIRED_ENV = {"TABLE_NAME", "SESSION_SIGNING_KEYS_SECRET_ARN", "LOG_FORMAT"}
 FUNCTION_ENV = {
-    "chat-completion": {"OPENAI_API_KEY_SECRET_ARN", "OPENAI_BASE_URL", "LIVE_MANAGEMENT_ENDPOINT"},
-    "chat-agents": {"LIVE_MANAGEMENT_ENDPOINT"},
+    "chat-completion": {"OPENAI_API_KEY_SECRET_ARN", "OPENAI_BASE_URL"},
+    "chat-push": {"LIVE_MANAGEMENT_ENDPOINT"},
 }
 FORBIDDEN_ENV = {
     "SESSION_SIGNING_KEYS": "keys inline in the configuration; use SESSION_SIGNING_KEYS_SECRET_ARN",
@@ -555,6 +567,13 @@ def check_iam(r: Report, root: Path, template: dict[str, Any], deployed: dict[st
             d = {a.split(":", 1)[1] for a in actions if str(a).startswith("dynamodb:")}
             dynamo |= d
             other |= {a for a in actions if not str(a).startswith("dynamodb:")}
+            streams = d & STREAM_ACTIONS
+            if streams:
+                r.check(streams == d, f"{label}: statement {st.get('Sid')} holds stream actions alone", f"has {sorted(d)}")
+                for res in as_list(st.get("Resource")):
+                    on_stream = res == {"Fn::GetAtt": [table, "StreamArn"]} or res == {"Fn::Sub": f"${{{table}.Arn}}/stream/*"}
+                    r.check(on_stream, f"{label}: stream actions only on table {table}'s stream", f"resource {res!r}")
+                d = set()
             if d:
                 for res in as_list(st.get("Resource")):
                     on_table = res == table_arn
@@ -753,6 +772,37 @@ def check_live(r: Report, root: Path, template: dict[str, Any], deployed: dict[s
         r.check("${ChatApi}" in json.dumps(default.get("DomainName")), "everything else goes to the REST API")
 
 
+def check_stream(r: Report, root: Path, template: dict[str, Any], transformed: dict[str, Any], deployed: dict[str, str], table: str | None) -> None:
+    print("--- the table's stream (functions/push/src/lib.rs, crates/storage/src/table.rs)")
+    resources = template.get("Resources", {})
+    if table:
+        spec = resources[table]["Properties"].get("StreamSpecification", {})
+        r.equal("table stream view type", spec.get("StreamViewType"), "NEW_AND_OLD_IMAGES", "crates/storage/src/changes.rs (a handoff is told by what changed)")
+        r.check("StreamViewType::NewAndOldImages" in (root / "crates/storage/src/table.rs").read_text(encoding="utf-8"), "crates/storage/src/table.rs creates the same stream")
+    push = deployed.get("chat-push")
+    mappings = resources_of(template, "AWS::Lambda::EventSourceMapping")
+    if not r.check(push is not None and len(mappings) == 1, "one event source mapping, for the push function", f"found {sorted(mappings)}"):
+        return
+    mapping = next(iter(mappings.values()))["Properties"]
+    r.equal("the mapping's function", mapping.get("FunctionName"), {"Ref": push}, "the push function")
+    r.equal("the mapping's source", mapping.get("EventSourceArn"), {"Fn::GetAtt": [table, "StreamArn"]}, "the table's stream")
+    r.equal("the mapping starts at", mapping.get("StartingPosition"), "LATEST", "live updates (nothing older is worth telling)")
+    r.equal("the mapping reports batch item failures", mapping.get("FunctionResponseTypes"), ["ReportBatchItemFailures"], f"{PUSH_CRATE} (it names the first record to tell again)")
+    r.check(isinstance(mapping.get("MaximumRetryAttempts"), int) and isinstance(mapping.get("MaximumRecordAgeInSeconds"), int), "the mapping's retries and record age are bounded (no shard held up for a day)")
+    code = STREAM_FILTERS_RE.findall((root / PUSH_CRATE).read_text(encoding="utf-8"))
+    wanted = [json.loads(p) for p in code]
+    got = [json.loads(f.get("Pattern", "null")) for f in mapping.get("FilterCriteria", {}).get("Filters", [])]
+    r.equal("the mapping's filters", got, wanted, f"{PUSH_CRATE} STREAM_FILTERS")
+    r.check(len(wanted) == 2, f"{PUSH_CRATE} has its two STREAM_FILTERS", f"found {len(wanted)}")
+    for binary, logical_id in deployed.items():
+        events = resources[logical_id]["Properties"].get("Events", {}).values()
+        r.check(not any(e.get("Type") in ("DynamoDB", "Kinesis") for e in events), f"{logical_id} ({binary}) has no SAM stream event (it would attach AWSLambdaDynamoDBExecutionRole)")
+    # After SAM's transform: no role holds the managed policy granting every stream.
+    for logical_id, role in resources_of(transformed, "AWS::IAM::Role").items():
+        managed = json.dumps(role.get("Properties", {}).get("ManagedPolicyArns", []))
+        r.check("AWSLambdaDynamoDBExecutionRole" not in managed, f"{logical_id} holds no AWSLambdaDynamoDBExecutionRole")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent, help="the repository")
@@ -781,6 +831,7 @@ def main() -> int:
     check_iam(r, root, template, deployed, table)
     check_api(r, root, template, transformed, deployed)
     check_live(r, root, template, deployed)
+    check_stream(r, root, template, transformed, deployed, table)
 
     if r.failed:
         print(f"\ntemplate.yaml and the code DISAGREE: {r.failed} check(s) failed (FAIL lines above)")

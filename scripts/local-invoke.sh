@@ -13,7 +13,8 @@
 #
 # The binary comes from the event file's name: get-conversation-*, close-conversation-*,
 # chat-completion-*, chat-projects-*, chat-identity-*, chat-agents-*, conversations-*,
-# feedback-*, live-* (chat-live). Events run get first, then the agent routes (which hand the demo conversation
+# feedback-*, live-* (chat-live), push-* (chat-push: a batch of the table's stream, whose
+# answer has no status: no record to be told again counts as 200). Events run get first, then the agent routes (which hand the demo conversation
 # off and give it back), then completion, then close, because a close
 # event closes the demo conversation the others read and write. The buffered functions are
 # invoked with `cargo lambda invoke` and the statusCode of the API Gateway response it
@@ -111,7 +112,8 @@ demo_visitor="$(sed -nE 's/.*DEMO_VISITOR: Uuid = uuid!\("([^"]+)"\);.*/\1/p' lo
 echo "--- building chat-local and the function binaries"
 cargo build --quiet --bin chat-local \
     --bin get-conversation --bin close-conversation --bin chat-completion \
-    --bin chat-projects --bin chat-identity --bin conversations --bin feedback --bin chat-agents --bin chat-live
+    --bin chat-projects --bin chat-identity --bin conversations --bin feedback --bin chat-agents --bin chat-live \
+    --bin chat-push
 
 echo "--- chat-local serve: embedded DynamoDB on 127.0.0.1:$ENGINE_PORT, demo data"
 # Its own engine, whatever this shell points DynamoDB at; the API itself is not used here.
@@ -134,6 +136,9 @@ function_env=(
     "CORS_ALLOWED_ORIGINS=*"
     OFFLINE_FIRST_TOKEN_MS=100
     OFFLINE_TOKEN_GAP_MS=50
+    # The push function's Management API: nothing listens there, and the demo conversation
+    # has no socket left by the time its events run (live-disconnect forgot it).
+    LIVE_MANAGEMENT_ENDPOINT=http://127.0.0.1:9/live
 )
 env_args=()
 for pair in "${function_env[@]}"; do env_args+=(--env-var "$pair"); done
@@ -158,6 +163,20 @@ status_of_invoke() {
         2>/dev/null || echo "no-statusCode"
 }
 
+# status_of_batch BINARY FILE: 200 when the stream batch's answer names no record to be told
+# again.
+status_of_batch() {
+    local output
+    if ! output="$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
+        "$1" --data-file "$2" 2>"$work/invoke.err")"; then
+        cat "$work/invoke.err" >&2
+        echo "invoke-failed"
+        return
+    fi
+    printf '%s' "$output" | "$python" -c 'import json, sys; print(200 if json.load(sys.stdin)["batchItemFailures"] == [] else 500)' \
+        2>/dev/null || echo "no-batchItemFailures"
+}
+
 # status_of_stream BINARY FILE: the status of a streamed invocation, as the emulator relays
 # it from the function's response prelude.
 status_of_stream() {
@@ -170,13 +189,13 @@ status_of_stream() {
 # (which closes the demo conversation).
 shopt -s nullglob
 files=()
-for prefix in chat-projects chat-identity get-conversation chat-agents chat-completion conversations feedback live close-conversation; do
+for prefix in chat-projects chat-identity get-conversation chat-agents chat-completion conversations feedback live push close-conversation; do
     for path in events/"$prefix"*.json; do files+=("${path#events/}"); done
 done
 for path in events/*.json; do
     case "${path#events/}" in
-        get-conversation* | chat-completion* | close-conversation* | conversations* | feedback* | chat-projects* | chat-identity* | chat-agents* | live*) ;;
-        *) fail "$path: no function's name starts it (get-conversation, close-conversation, chat-completion, conversations, feedback, chat-projects, chat-identity, chat-agents, live)" ;;
+        get-conversation* | chat-completion* | close-conversation* | conversations* | feedback* | chat-projects* | chat-identity* | chat-agents* | live* | push*) ;;
+        *) fail "$path: no function's name starts it (get-conversation, close-conversation, chat-completion, conversations, feedback, chat-projects, chat-identity, chat-agents, live, push)" ;;
     esac
 done
 
@@ -200,6 +219,7 @@ for file in "${files[@]}"; do
             continue
             ;;
         live*) binary=chat-live mode=invoke ;;
+        push*) binary=chat-push mode=batch ;;
     esac
     want="${expected[$file]:-}"
     if [[ -z "$want" ]]; then
@@ -209,6 +229,8 @@ for file in "${files[@]}"; do
     fi
     if [[ "$mode" == invoke ]]; then
         got="$(status_of_invoke "$binary" "events/$file")"
+    elif [[ "$mode" == batch ]]; then
+        got="$(status_of_batch "$binary" "events/$file")"
     else
         got="$(status_of_stream "$binary" "events/$file")"
     fi

@@ -270,7 +270,8 @@ async fn main() -> Result<(), BoxError> {
             "7. a send into a conversation with open sockets ({} rounds)",
             o.growth
         );
-        let (live, note) = growth::live(&stack, &completion, o.growth).await?;
+        let push = Function::at(&o.bin_dir, "chat-push");
+        let (live, note) = growth::live(&stack, &completion, &push, o.growth).await?;
         rows.extend(live);
         notes.push(note);
     }

@@ -13,13 +13,17 @@ use chat_identity::Identity;
 use chat_live::Live;
 use chat_projects::CurrentProject;
 use chat_providers::settings::ProviderSettings;
+use chat_push::Push;
 use chat_sockets::Publisher;
 use chat_sockets::in_process::InProcessSockets;
 use chat_storage::DynamoStore;
+use chat_storage::table::stream_arn;
 use close_conversation::CloseConversation;
 use conversations::Conversations;
 use feedback::FeedbackFunction;
 use get_conversation::GetConversation;
+
+use crate::changes::{ChangeFollower, FollowError};
 
 /// Every setting any function reads: what the local server runs with.
 #[derive(Clone, Debug)]
@@ -73,9 +77,11 @@ pub struct App {
     pub live: Live<DynamoStore>,
     /// The widget's open sockets (`crate::live`).
     pub sockets: Arc<InProcessSockets>,
-    /// Pushes frames to the sockets of a conversation, as the functions that push do on
-    /// AWS (through the Management API there, through [`App::sockets`] here).
-    pub publisher: Publisher<DynamoStore>,
+    /// The push function, posting to [`App::sockets`] (through the Management API on AWS):
+    /// fed by [`App::follow_changes`].
+    pub push: Arc<Push<DynamoStore>>,
+    /// Reads the table's stream.
+    pub streams: aws_sdk_dynamodbstreams::Client,
 }
 
 impl App {
@@ -91,11 +97,13 @@ impl App {
     ) -> Result<Self, StartupError> {
         let base = Base::build_with(settings.base.clone(), customize).await?;
         let sockets = Arc::new(InProcessSockets::default());
-        let publisher = Publisher::new(base.store.clone(), sockets.clone());
+        let push = Push::new(Publisher::new(base.store.clone(), sockets.clone()));
         let completions =
-            Completions::from_settings(&base, settings.turns.clone(), &settings.providers)
-                .await?
-                .with_live(publisher.clone());
+            Completions::from_settings(&base, settings.turns.clone(), &settings.providers).await?;
+        let mut streams = aws_sdk_dynamodbstreams::config::Builder::from(&base.sdk);
+        if let Some(endpoint) = &settings.base.store.dynamo.endpoint {
+            streams = streams.endpoint_url(endpoint);
+        }
         Ok(Self {
             get: GetConversation::new(&base),
             projects: CurrentProject::new(&base),
@@ -103,14 +111,26 @@ impl App {
             close: CloseConversation::new(&base),
             conversations: Conversations::new(&base),
             feedback: FeedbackFunction::new(&base),
-            agents: Agents::new(&base).with_live(Some(publisher.clone())),
+            agents: Agents::new(&base),
             live: Live::new(&base),
             completions,
             sockets,
-            publisher,
+            push: Arc::new(push),
+            streams: aws_sdk_dynamodbstreams::Client::from_conf(streams.build()),
             store: base.store.clone(),
             edge: base.edge.clone(),
             settings,
         })
+    }
+}
+
+impl App {
+    /// Starts pushing every change committed to the table from now on, as the stream's
+    /// event source mapping does on AWS (the table must exist).
+    pub async fn follow_changes(&self) -> Result<ChangeFollower, FollowError> {
+        let arn = stream_arn(self.store.client(), self.store.table())
+            .await
+            .map_err(|e| FollowError::new(e.to_string()))?;
+        ChangeFollower::start(self.streams.clone(), arn, self.push.clone()).await
     }
 }

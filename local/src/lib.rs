@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod changes;
 pub mod embedded_dynamo;
 pub mod live;
 pub mod seed;

@@ -1,5 +1,6 @@
 //! Brings the local stack up: the embedded engine (unless an endpoint is configured), the
-//! table, the demo seed, and the shared [`App`].
+//! table, the demo seed, the shared [`App`], and the follower of the table's stream that
+//! pushes to the sockets.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use chat_storage::settings::CredentialSource;
 use chat_storage::table::create_table;
 
 use crate::app::{App, LocalSettings};
+use crate::changes::ChangeFollower;
 use crate::embedded_dynamo::EmbeddedDynamo;
 use crate::seed::seed_demo;
 
@@ -27,6 +29,8 @@ pub struct StartOptions {
 pub struct Stack {
     /// What requests are served with.
     pub app: Arc<App>,
+    /// Pushes the table's changes to the sockets.
+    pub changes: ChangeFollower,
     _engine: Option<EmbeddedDynamo>,
 }
 
@@ -57,8 +61,13 @@ pub async fn start(
     if !options.no_seed {
         seed_demo(&app.store).await.map_err(StartupError::Other)?;
     }
+    let changes = app
+        .follow_changes()
+        .await
+        .map_err(|e| StartupError::Other(e.to_string()))?;
     Ok(Stack {
         app: Arc::new(app),
+        changes,
         _engine: engine,
     })
 }

@@ -6,9 +6,8 @@
 //! rate-limit counters and, for a stored conversation, the newest messages beside it) → refuse with 402/403/409/422/429 → write the turn (one
 //! transaction: the user message and a `streaming` assistant message) → wait for the
 //! provider's first token (the 200 is committed only then) → stream or collect → finish the
-//! assistant message (one UpdateItem). On the send route, the visitor's stored message is
-//! pushed to the conversation's sockets beside the rest of the turn (`announce`), and the
-//! turn ends only once that push has.
+//! assistant message (one UpdateItem). The widget's sockets learn of the stored messages
+//! from the table's stream, off the turn's path (`chat_sockets`).
 
 pub mod body;
 pub mod context;
@@ -25,16 +24,14 @@ use chat_domain::chat::ChatMessage;
 use chat_domain::ids::Caller;
 use chat_domain::input::send::PageContext;
 use chat_domain::limits::OperationClass;
-use chat_domain::live::LiveFrame;
 use chat_domain::timestamp::Timestamp;
 use chat_domain::ui_stream::STREAM_HEADERS;
 use chat_edge::Edge;
 use chat_edge::respond::{error_response, json_response};
 use chat_edge::store_errors::{api_error, for_conversation};
 use chat_providers::registry::Providers;
-use chat_sockets::{Publisher, Pushing};
 use chat_storage::StoreError;
-use chat_storage::ports::{CompletionStore, ConnectionStore, LimitStore, NewTurn};
+use chat_storage::ports::{CompletionStore, LimitStore, NewTurn};
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use lambda_http::Response;
@@ -60,8 +57,6 @@ pub struct TurnEngine<S> {
     pub settings: Arc<TurnSettings>,
     /// The limiter (and the rest of the edge).
     pub edge: Arc<Edge>,
-    /// Where stored visitor messages are pushed (none: no sockets to push to).
-    pub live: Option<Publisher<S>>,
 }
 
 /// One turn, as a route asks for it.
@@ -97,7 +92,7 @@ pub const HUMAN_HANDLED_BODY: &str = "Message sent";
 
 impl<S> TurnEngine<S>
 where
-    S: CompletionStore + LimitStore + ConnectionStore + Clone + 'static,
+    S: CompletionStore + LimitStore + Clone + 'static,
 {
     /// Runs `turn` for `caller`: a JSON answer, a stream, or the contract's error. The
     /// rate-limit headers go into `headers`.
@@ -182,16 +177,6 @@ where
             result => result.map_err(|e| for_conversation(e, conversation_id))?,
         }
         tracing::info!(%conversation_id, %message_id, model = %assistant.model, provider = assistant.provider.as_str(), stream = turn.stream, "turn stored");
-        // Under way while the model starts, so the stream's first byte never waits for it;
-        // the answer ends only once it has (a Lambda must not freeze with it half sent).
-        // The widget's sockets follow the conversations it sends into (the send route); a
-        // completion's client holds its own history.
-        let pushing = if stored_input {
-            self.announce(caller, &stored)
-        } else {
-            Pushing::none()
-        };
-
         let request = model_request(
             &assistant,
             context_messages,
@@ -217,20 +202,13 @@ where
             Err(error) => {
                 let error = generation.fail_before_first_token(error).await;
                 error.log();
-                pushing.finish().await;
                 return Ok(with_conversation(error_response(&error), conversation_id));
             }
         };
 
         if turn.stream {
             let (chunks, body) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-            tokio::spawn(async move {
-                // The body ends when its last sender goes: after the push, too.
-                let open = chunks.clone();
-                generation.stream(first, events, chunks).await;
-                pushing.finish().await;
-                drop(open);
-            });
+            tokio::spawn(generation.stream(first, events, chunks));
             let mut response = Response::new(TurnBody::Stream(body));
             for (name, value) in STREAM_HEADERS {
                 response
@@ -239,9 +217,7 @@ where
             }
             return Ok(with_conversation(response, conversation_id));
         }
-        let collected = generation.collect(first, events).await;
-        pushing.finish().await;
-        match collected {
+        match generation.collect(first, events).await {
             Ok(answer) => {
                 let body = json!({
                     "conversationId": conversation_id,
@@ -278,7 +254,6 @@ where
             .await
             .map_err(|e| for_conversation(e, conversation_id))?;
         tracing::info!(%conversation_id, "message stored for a human agent");
-        self.announce(caller, &stored).finish().await;
         let mut response = Response::new(TurnBody::from(HUMAN_HANDLED_BODY.to_owned()));
         *response.status_mut() = StatusCode::ACCEPTED;
         response.headers_mut().insert(
@@ -286,22 +261,6 @@ where
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
         Ok(with_conversation(response, conversation_id))
-    }
-}
-
-impl<S> TurnEngine<S>
-where
-    S: ConnectionStore + Clone + 'static,
-{
-    /// Starts pushing the visitor's message `turn` stored to its conversation's sockets.
-    fn announce(&self, caller: Caller, turn: &NewTurn) -> Pushing {
-        match &self.live {
-            Some(live) => live.start(
-                caller.project,
-                LiveFrame::new_message(turn.user_message.clone()),
-            ),
-            None => Pushing::none(),
-        }
     }
 }
 

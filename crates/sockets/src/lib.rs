@@ -14,4 +14,4 @@ pub mod publisher;
 pub mod settings;
 
 pub use port::{PushError, PushPort};
-pub use publisher::{Delivery, Publisher, Pushing};
+pub use publisher::{Delivery, Publisher};

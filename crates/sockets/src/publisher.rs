@@ -1,9 +1,9 @@
 //! Sends a frame to every socket of a conversation: one Query lists them, the posts go out
 //! concurrently (at most [`MAX_CONCURRENT_POSTS`] at once), a gone connection is forgotten,
 //! and nothing fails the write that caused the push (what goes wrong is logged with its
-//! cause). [`Publisher::start`] runs a push beside the caller's own work; the caller awaits
-//! its [`Pushing`] before its invocation ends, so a Lambda never freezes with a push half
-//! sent.
+//! cause). The writes themselves push nothing: the table's stream brings each change to
+//! [`Publisher::announce`] (the `push` function on AWS, the local server's follower of the
+//! same stream), so a write's latency does not depend on how many sockets listen.
 
 use std::sync::Arc;
 
@@ -11,9 +11,9 @@ use chat_domain::ids::ProjectId;
 use chat_domain::live::LiveFrame;
 use chat_domain::message::Message;
 use chat_domain::timestamp::Timestamp;
+use chat_storage::changes::LiveChange;
 use chat_storage::ports::ConnectionStore;
 use futures_util::stream::{self, StreamExt};
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 #[cfg(feature = "management")]
@@ -34,9 +34,11 @@ pub struct Delivery {
     pub delivered: usize,
     /// Connections found gone, and forgotten.
     pub gone: usize,
-    /// Posts that failed otherwise (logged; the connection is kept), or 1 when the
-    /// connections could not be listed.
+    /// Posts that failed otherwise (logged; the connection is kept).
     pub failed: usize,
+    /// The connections could not be listed, so nothing was sent: the one failure after
+    /// which telling the change again reaches nobody twice.
+    pub unlisted: bool,
 }
 
 /// Sends frames to the sockets of conversations.
@@ -95,7 +97,7 @@ impl<S: ConnectionStore> Publisher<S> {
             Err(error) => {
                 tracing::warn!(%conversation_id, %error, "listing the sockets to push to failed");
                 return Delivery {
-                    failed: 1,
+                    unlisted: true,
                     ..Delivery::default()
                 };
             }
@@ -126,6 +128,19 @@ impl<S: ConnectionStore> Publisher<S> {
             "pushed"
         );
         delivery
+    }
+
+    /// Tells the sockets of its conversation of `change`.
+    pub async fn announce(&self, change: &LiveChange) -> Delivery {
+        match change {
+            LiveChange::MessageStored { project, message } => {
+                self.new_message(*project, message).await
+            }
+            LiveChange::HandedOff {
+                project,
+                conversation_id,
+            } => self.human_assigned(*project, *conversation_id).await,
+        }
     }
 
     /// Sends `new_message` with `message` (a stored `user` or `human_agent` message) to
@@ -174,46 +189,6 @@ impl<S: ConnectionStore> Publisher<S> {
                 tracing::warn!(%conversation_id, connection, error = %cause, "push failed");
                 Outcome::Failed
             }
-        }
-    }
-}
-
-impl<S: ConnectionStore + Clone + 'static> Publisher<S> {
-    /// Starts sending `frame` to the sockets of its conversation now, while the caller goes
-    /// on (a turn's model starting, its stream being written); the caller finishes the
-    /// returned [`Pushing`] before its invocation ends.
-    pub fn start(&self, project: ProjectId, frame: LiveFrame) -> Pushing {
-        let publisher = self.clone();
-        Pushing(Some(tokio::spawn(async move {
-            publisher
-                .publish(project, frame.conversation_id(), &frame)
-                .await
-        })))
-    }
-}
-
-/// A push under way, which its starter must see to the end.
-#[must_use = "a push must be finished before the invocation ends"]
-#[derive(Debug)]
-pub struct Pushing(Option<JoinHandle<Delivery>>);
-
-impl Pushing {
-    /// No push (nothing to push to).
-    pub fn none() -> Self {
-        Self(None)
-    }
-
-    /// Waits for the push to end.
-    pub async fn finish(self) -> Delivery {
-        match self.0 {
-            None => Delivery::default(),
-            Some(task) => task.await.unwrap_or_else(|error| {
-                tracing::warn!(%error, "a push task ended abnormally");
-                Delivery {
-                    failed: 1,
-                    ..Delivery::default()
-                }
-            }),
         }
     }
 }

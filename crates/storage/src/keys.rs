@@ -68,6 +68,16 @@ pub fn conversation_pk(project: ProjectId, conversation: Uuid) -> String {
     format!("P#{}#C#{}", project.0, conversation)
 }
 
+/// The project and conversation of a conversation's partition key (`None` for any other
+/// key): how a change read from the table's stream names what it is about.
+pub fn conversation_of_pk(pk: &str) -> Option<(ProjectId, Uuid)> {
+    let (project, conversation) = pk.strip_prefix("P#")?.split_once("#C#")?;
+    Some((
+        ProjectId(Uuid::parse_str(project).ok()?),
+        Uuid::parse_str(conversation).ok()?,
+    ))
+}
+
 /// The sort key of a message.
 pub fn message_sk(message: Uuid) -> String {
     format!("{MESSAGE_SK_PREFIX}{message}")

@@ -10,6 +10,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod aws_https;
 pub mod backfill;
+pub mod changes;
 pub mod client;
 pub mod connections;
 pub mod conversations;

@@ -1,11 +1,14 @@
 //! The table's definition, in one place: the local server and tests create it with
-//! [`create_table`], and `template.yaml` declares the same keys, index and TTL attribute.
+//! [`create_table`], and `template.yaml` declares the same keys, indexes, TTL attribute and
+//! stream (new and old images: what the widget's live updates are pushed from, DESIGN.md
+//! "Live updates").
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use chat_domain::error::DisplayChain;
 
@@ -22,7 +25,17 @@ pub struct CreateTableError {
     message: String,
 }
 
-/// Creates the table with its indexes and TTL; an existing table is left as it is.
+/// The table's stream: both images, since a handoff is told from other updates of a
+/// conversation by what changed.
+fn stream_specification() -> StreamSpecification {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewAndOldImages)
+        .build()
+        .expect("stream specification")
+}
+
+/// Creates the table with its indexes, stream and TTL; an existing table is left as it is.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), CreateTableError> {
     let fail = |message: String| CreateTableError {
         table: table.to_owned(),
@@ -68,6 +81,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), CreateTabl
         .attribute_definitions(attribute(PROJECT_INDEX_PK))
         .global_secondary_indexes(index(VISITOR_INDEX, VISITOR_INDEX_PK, VISITOR_INDEX_SK))
         .global_secondary_indexes(index(PROJECT_INDEX, PROJECT_INDEX_PK, PROJECT_INDEX_SK))
+        .stream_specification(stream_specification())
         .send()
         .await;
     match created {
@@ -89,4 +103,38 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), CreateTabl
         .await
         .map_err(|e| fail(DisplayChain(&e).to_string()))?;
     Ok(())
+}
+
+/// The ARN of the table's stream, turning the stream on first when the table has none (a
+/// table created before live updates were pushed from it).
+pub async fn stream_arn(client: &Client, table: &str) -> Result<String, CreateTableError> {
+    let fail = |message: String| CreateTableError {
+        table: table.to_owned(),
+        message,
+    };
+    let described = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| fail(DisplayChain(&e).to_string()))?;
+    let description = described.table();
+    let enabled = description
+        .and_then(|t| t.stream_specification())
+        .is_some_and(|s| s.stream_enabled());
+    if enabled && let Some(arn) = description.and_then(|t| t.latest_stream_arn()) {
+        return Ok(arn.to_owned());
+    }
+    let updated = client
+        .update_table()
+        .table_name(table)
+        .stream_specification(stream_specification())
+        .send()
+        .await
+        .map_err(|e| fail(DisplayChain(&e).to_string()))?;
+    updated
+        .table_description()
+        .and_then(|t| t.latest_stream_arn())
+        .map(str::to_owned)
+        .ok_or_else(|| fail("the table has no stream after turning it on".to_owned()))
 }

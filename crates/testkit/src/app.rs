@@ -1,7 +1,8 @@
 //! The test kit's stack: [`TestApp::builder`] starts an embedded engine, a fresh table, the
 //! local server's router and accept loop on a free port, and a DynamoDB client whose every
 //! request is logged, so tests count round trips. Every answer to an API route is checked
-//! against the statuses `openapi.yaml` declares for it.
+//! against the statuses `openapi.yaml` declares for it. With [`Builder::pushing`], the
+//! table's changes are pushed to the sockets as the local server pushes them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -18,6 +19,7 @@ use chat_domain::message::{Message, MessageRole, MessageStatus};
 use chat_domain::session::{Claims, SigningKeys, TokenMinter};
 use chat_domain::timestamp::Timestamp;
 use chat_local::app::{App, LocalSettings};
+use chat_local::changes::ChangeFollower;
 use chat_local::embedded_dynamo::EmbeddedDynamo;
 use chat_local::server::{Observer, serve};
 use chat_local::settings::local_settings;
@@ -52,6 +54,8 @@ pub struct TestApp {
     pub calls: Arc<CallLog>,
     /// The app, for in-process handler calls.
     pub app: Arc<App>,
+    /// The follower of the table's stream, when the stack pushes ([`Builder::pushing`]).
+    changes: Option<ChangeFollower>,
     /// Responses whose status `openapi.yaml` does not declare for their operation: a
     /// test that sees one fails when its app is dropped.
     undeclared: Arc<Mutex<Vec<String>>>,
@@ -73,6 +77,7 @@ pub struct Builder {
     env: Vec<(String, String)>,
     customize: Vec<Customize>,
     reroute: Option<Reroute>,
+    pushing: bool,
 }
 
 /// A stack with the default settings.
@@ -97,6 +102,13 @@ impl Builder {
     /// A last say over the settings read from the environment.
     pub fn settings(mut self, customize: impl FnOnce(&mut LocalSettings) + Send + 'static) -> Self {
         self.customize.push(Box::new(customize));
+        self
+    }
+
+    /// Pushes the table's changes to the sockets, as the local server does (off by
+    /// default: the pushes' own reads would land in other tests' call logs at any time).
+    pub fn pushing(mut self) -> Self {
+        self.pushing = true;
         self
     }
 
@@ -155,6 +167,10 @@ impl Builder {
             .expect("sdk");
         let dynamo = dynamo_client(&sdk, &direct);
         create_table(&dynamo, &table).await.expect("table");
+        let changes = match self.pushing {
+            true => Some(app.follow_changes().await.expect("the stream is followed")),
+            false => None,
+        };
         let app = Arc::new(app);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -205,10 +221,22 @@ impl Builder {
             settings,
             calls,
             app,
+            changes,
             undeclared,
             _engine: engine,
             _shutdown: shutdown,
         }
+    }
+}
+
+impl TestApp {
+    /// Returns once every change committed so far has been pushed to the sockets.
+    pub async fn pushed(&self) {
+        self.changes
+            .as_ref()
+            .expect("a stack built with Builder::pushing")
+            .caught_up()
+            .await;
     }
 }
 

@@ -34,8 +34,9 @@ impl CallLog {
         self.entries().into_iter().map(|c| c.operation).collect()
     }
 
-    /// The operations sent so far, leaving out rate-limit counter updates and the pushes
-    /// to the widget's sockets (which run beside the operation: [`CallLog::live_calls`]).
+    /// The operations sent so far, leaving out rate-limit counter updates and the calls
+    /// about the widget's sockets (the pushes run from the table's stream, not in the
+    /// operation: [`CallLog::live_calls`]).
     pub fn data_calls(&self) -> Vec<String> {
         self.calls()
             .into_iter()
@@ -68,9 +69,9 @@ impl CallLog {
 
     /// Sequential round trips: the number of groups of calls that overlapped in time.
     /// Calls sent together count once; a call sent after the others were answered
-    /// starts another round trip. A push to the widget's sockets runs beside the
-    /// operation that caused it, off its path, and is left out
-    /// ([`CallLog::live_round_trips`] counts it).
+    /// starts another round trip. The calls about the widget's sockets are left out (a
+    /// push runs from the table's stream, after the operation; [`CallLog::live_round_trips`]
+    /// counts them).
     pub fn round_trips(&self) -> usize {
         trips(
             self.entries()

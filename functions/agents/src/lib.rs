@@ -7,14 +7,14 @@
 //! - `POST /v2/conversations/{conversationId}/release`: back to the AI; one conditional
 //!   UpdateItem, which changes nothing when no agent had it.
 //!
-//! Each handler writes, then answers with exactly what the store says it wrote, so what is
-//! told of the write (a live push of `human_assigned`, `new_message`) is that same object.
+//! Each handler writes, then answers with exactly what the store says it wrote. The
+//! widget's sockets learn of the write (`human_assigned`, `new_message`) from the table's
+//! stream (the `push` function), off this route's path.
 
 use std::sync::Arc;
 
 use chat_domain::ApiError;
 use chat_domain::conversation::Conversation;
-use chat_domain::env::Env;
 use chat_domain::ids::Caller;
 use chat_domain::input::ConversationId;
 use chat_domain::input::agents::{AgentMessageRequest, HandoffRequest};
@@ -24,10 +24,8 @@ use chat_edge::limits::count_reads;
 use chat_edge::request::{body, conversation_id};
 use chat_edge::respond::{json_response, respond};
 use chat_edge::store_errors::for_conversation;
-use chat_edge::{Base, Edge, Handler, StartupError};
-use chat_sockets::Publisher;
-use chat_sockets::settings::LiveSettings;
-use chat_storage::ports::{AgentStore, ConnectionStore, KeyStore, LimitStore};
+use chat_edge::{Base, Edge, Handler};
+use chat_storage::ports::{AgentStore, KeyStore, LimitStore};
 use http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -37,45 +35,21 @@ use uuid::Uuid;
 pub const SESSION_TOKEN_REFUSAL: &str =
     "Agent routes take a secret key of the project, not a visitor's session token";
 
-/// The agents function's state: the store it writes, the edge, and the publisher that
-/// tells the conversation's sockets.
+/// The agents function's state: the store it writes and the edge.
 pub struct Agents<S> {
     /// Where conversations and messages are.
     pub store: S,
     /// Auth, limits, CORS.
     pub edge: Arc<Edge>,
-    /// Pushes `human_assigned` and the agent's messages to the widget's sockets; `None`
-    /// where no WebSocket API is deployed.
-    pub live: Option<Publisher<S>>,
 }
 
 impl Agents<chat_storage::DynamoStore> {
-    /// The state of a process built from `base`, pushing through the Management API that
-    /// `env` names (if any).
-    pub fn build(base: &Base, env: &Env<'_>) -> Result<Self, StartupError> {
-        let live = LiveSettings::from_env(env)?;
-        Ok(Self::new(base).with_live(Publisher::through_management_api(
-            base.store.clone(),
-            &base.sdk,
-            &live,
-        )))
-    }
-
-    /// The state of a process built from `base`, pushing nothing.
+    /// The state of a process built from `base`.
     pub fn new(base: &Base) -> Self {
         Self {
             store: base.store.clone(),
             edge: base.edge.clone(),
-            live: None,
         }
-    }
-}
-
-impl<S> Agents<S> {
-    /// The same, pushing through `publisher`.
-    pub fn with_live(mut self, publisher: Option<Publisher<S>>) -> Self {
-        self.live = publisher;
-        self
     }
 }
 
@@ -94,7 +68,7 @@ fn action(req: &Request) -> String {
         .to_owned()
 }
 
-impl<S: AgentStore + LimitStore + KeyStore + ConnectionStore> Agents<S> {
+impl<S: AgentStore + LimitStore + KeyStore> Agents<S> {
     /// Who may call an agent route, and the conversation it names: the checks every route
     /// makes before its body (auth, then the path id).
     async fn target(&self, req: &Request) -> Result<(Caller, Uuid), ApiError> {
@@ -125,9 +99,6 @@ impl<S: AgentStore + LimitStore + KeyStore + ConnectionStore> Agents<S> {
                 .hand_off(caller, id, &request.agent, Timestamp::now())
                 .await
                 .map_err(|e| for_conversation(e, id))?;
-            if let Some(live) = &self.live {
-                live.human_assigned(caller.project, id).await;
-            }
             Ok(json_response(StatusCode::OK, &conversation))
         })
         .await
@@ -153,9 +124,6 @@ impl<S: AgentStore + LimitStore + KeyStore + ConnectionStore> Agents<S> {
                 .write_agent_message(caller, &conversation, &request.content, Timestamp::now())
                 .await
                 .map_err(|e| for_conversation(e, id))?;
-            if let Some(live) = &self.live {
-                live.new_message(caller.project, &message).await;
-            }
             Ok(json_response(StatusCode::CREATED, &message))
         })
         .await
@@ -183,7 +151,7 @@ impl<S: AgentStore + LimitStore + KeyStore + ConnectionStore> Agents<S> {
     }
 }
 
-impl<S: AgentStore + LimitStore + KeyStore + ConnectionStore> Handler for Agents<S> {
+impl<S: AgentStore + LimitStore + KeyStore> Handler for Agents<S> {
     type Body = Body;
 
     async fn handle(&self, req: Request) -> Response<Body> {

@@ -4,5 +4,5 @@ use chat_agents::Agents;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chat_edge::wiring::run(|base, env| async move { Agents::build(&base, &env) }).await
+    chat_edge::wiring::run(|base, _env| async move { Ok(Agents::new(&base)) }).await
 }

@@ -1,10 +1,9 @@
 //! `POST /v2/chat/completions` and `POST /v2/conversations/{conversationId}/messages`: one
 //! turn of a stored conversation, answered as JSON or as a UI message stream, by the one
 //! turn engine (`chat_engine`); the first sends its context, the second is answered from
-//! the stored history. This crate parses the request,
-//! wires the engine (with the Management API publisher that pushes each stored visitor
-//! message to the conversation's sockets), and keeps the Lambda Runtime API's connection
-//! fast (`runtime_socket`).
+//! the stored history. This crate parses the request, wires the engine, and keeps the
+//! Lambda Runtime API's connection fast (`runtime_socket`). The widget's sockets learn of
+//! the stored messages from the table's stream (the `push` function), not from here.
 
 pub mod runtime_socket;
 
@@ -22,9 +21,7 @@ use chat_engine::settings::TurnSettings;
 use chat_engine::{TurnBody, TurnEngine, TurnInput, TurnRequest};
 use chat_providers::registry::Providers;
 use chat_providers::settings::{OPENAI_KEY_SECRET_VAR, ProviderSettings};
-use chat_sockets::Publisher;
-use chat_sockets::settings::LiveSettings;
-use chat_storage::ports::{CompletionStore, ConnectionStore, KeyStore, LimitStore};
+use chat_storage::ports::{CompletionStore, KeyStore, LimitStore};
 use lambda_http::{Request, RequestExt, Response};
 
 use runtime_socket::RuntimeApiSockets;
@@ -42,19 +39,12 @@ impl Completions<chat_storage::DynamoStore> {
     /// The state of a process built from `base`, with the turn and provider settings of
     /// `env`.
     pub async fn build(base: &Base, env: &chat_domain::env::Env<'_>) -> Result<Self, StartupError> {
-        let live = LiveSettings::from_env(env)?;
-        let completions = Self::from_settings(
+        Self::from_settings(
             base,
             TurnSettings::from_env(env)?,
             &ProviderSettings::from_env(env)?,
         )
-        .await?;
-        Ok(
-            match Publisher::through_management_api(base.store.clone(), &base.sdk, &live) {
-                Some(publisher) => completions.with_live(publisher),
-                None => completions,
-            },
-        )
+        .await
     }
 
     /// The state of a process built from `base` with these settings; the OpenAI key is read
@@ -75,24 +65,15 @@ impl Completions<chat_storage::DynamoStore> {
                 providers: Arc::new(providers),
                 settings: Arc::new(turns),
                 edge: base.edge.clone(),
-                live: None,
             },
             runtime_api: RuntimeApiSockets::from_env(),
         })
     }
 }
 
-impl<S> Completions<S> {
-    /// The same, pushing each stored visitor message through `publisher`.
-    pub fn with_live(mut self, publisher: Publisher<S>) -> Self {
-        self.engine.live = Some(publisher);
-        self
-    }
-}
-
 impl<S> Handler for Completions<S>
 where
-    S: CompletionStore + LimitStore + KeyStore + ConnectionStore + Clone + 'static,
+    S: CompletionStore + LimitStore + KeyStore + Clone + 'static,
 {
     type Body = TurnBody;
 

@@ -263,6 +263,7 @@ async fn answer_time(app: &TestApp, visitor: Caller, id: &str) -> String {
 async fn each_route_is_one_write_without_rate_limits() {
     let app = TestApp::builder()
         .env("RATE_LIMITS_ENABLED", "false")
+        .pushing()
         .spawn()
         .await;
     let visitor = new_caller();
@@ -276,8 +277,8 @@ async fn each_route_is_one_write_without_rate_limits() {
         None,
     )
     .await;
-    // After the write, a handoff and an agent message list the conversation's sockets to
-    // push to (one Query); release pushes nothing.
+    // From the table's stream, after the write: a handoff and an agent message list the
+    // conversation's sockets to push to (one Query); release pushes nothing.
     let cases = [
         (
             "handoff",
@@ -297,11 +298,14 @@ async fn each_route_is_one_write_without_rate_limits() {
         ("release", None, 200, vec!["UpdateItem"], vec![]),
     ];
     for (action, body, want, calls, live) in cases {
+        // What the set-up and the previous action pushed is pushed before the count.
+        app.pushed().await;
         app.calls.clear();
         let response = agent_post(&app, Some(&agent), &id, action, body).await;
         assert_eq!(response.status(), want, "{action}");
         assert_eq!(app.calls.data_calls(), calls, "{action}");
         assert_eq!(app.calls.round_trips(), calls.len(), "{action}");
+        app.pushed().await;
         assert_eq!(app.calls.live_calls(), live, "{action}");
     }
 }

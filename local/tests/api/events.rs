@@ -74,6 +74,9 @@ pub const EXPECTED: &[(&str, u16)] = &[
     ("live-connect-bad-origin.json", 403),
     ("live-disconnect.json", 200),
     ("live-default-ping.json", 200),
+    // The push function's stream batches: 200 is "no record to be told again".
+    ("push-handoff-and-agent-message.json", 200),
+    ("push-message-stored.json", 200),
 ];
 
 /// The keys the `live-connect-*` events use besides the demo key (which allows any origin):
@@ -148,6 +151,45 @@ async fn replay_socket_event(
     (status, response.headers, body)
 }
 
+/// A DynamoDB stream batch (`push-*`) through the push function: 200 when no record is to
+/// be told again. A connection of the demo conversation that this server does not hold is
+/// recorded first: the push reaching it finds it gone and forgets it, which shows that the
+/// batch was pushed to the demo conversation.
+async fn replay_stream_event(app: &TestApp, name: &str, text: &str) -> u16 {
+    let event: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("events/{name} is not a DynamoDB stream event: {e}"));
+    let project = chat_local::seed::demo_caller().project;
+    let conversation = chat_local::seed::DEMO_CONVERSATION;
+    let now = chat_domain::timestamp::Timestamp::now().unix_seconds();
+    let connections = |app: &TestApp| {
+        let store = app.store.clone();
+        async move {
+            chat_storage::ports::ConnectionStore::connections(&store, project, conversation, now)
+                .await
+                .unwrap()
+        }
+    };
+    chat_storage::ports::ConnectionStore::open_connection(
+        &app.store,
+        project,
+        conversation,
+        "closed-elsewhere",
+        now + 60,
+    )
+    .await
+    .unwrap();
+    let response = app.app.push.handle(event).await;
+    assert!(
+        connections(app).await.is_empty(),
+        "events/{name}: pushed to the demo conversation"
+    );
+    if response.batch_item_failures.is_empty() {
+        200
+    } else {
+        500
+    }
+}
+
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
 }
@@ -171,6 +213,15 @@ async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
             .get(name.as_str())
             .unwrap_or_else(|| panic!("events/{name} has no expected status in this test"));
         let text = std::fs::read_to_string(events_dir().join(&name)).unwrap();
+        if name.starts_with("push-") {
+            assert_eq!(
+                replay_stream_event(&app, &name, &text).await,
+                want,
+                "events/{name}"
+            );
+            ran += 1;
+            continue;
+        }
         let request = || {
             lambda_http::request::from_str(&text)
                 .unwrap_or_else(|e| panic!("events/{name} is not an API Gateway event: {e}"))

@@ -2,7 +2,9 @@
 //! handshake's refusals, ping/pong, the visitor's messages pushed to every socket of their
 //! conversation (and no other), gone sockets forgotten without failing the write, a push
 //! to 200 sockets, `human_assigned` through the publisher, and the Management API adapter
-//! against a stand-in for the Management API endpoint.
+//! against a stand-in for the Management API endpoint. Pushes come from the table's stream
+//! (the push function's handler, fed as the local server feeds it), never from the write
+//! itself.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +38,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const FRAME_WAIT: Duration = Duration::from_secs(10);
 
 async fn app() -> TestApp {
-    TestApp::builder().instant_answers().spawn().await
+    TestApp::builder().instant_answers().pushing().spawn().await
 }
 
 /// A publishable key of `caller`'s project allowing `origins` (empty: any).
@@ -102,8 +104,10 @@ async fn next_frame(socket: &mut Socket) -> Value {
     serde_json::from_str(&next_text(socket).await).unwrap()
 }
 
-/// Asserts nothing was pushed to `socket`: a ping is answered before anything else.
-async fn assert_nothing_pushed(socket: &mut Socket) {
+/// Asserts nothing was pushed to `socket`: once every change so far is pushed, a ping is
+/// answered before anything else.
+async fn assert_nothing_pushed(app: &TestApp, socket: &mut Socket) {
+    app.pushed().await;
     socket.send(Message::text("ping")).await.unwrap();
     assert_eq!(next_text(socket).await, "pong", "no frame before the pong");
 }
@@ -167,7 +171,9 @@ async fn a_sent_message_reaches_every_tab_of_its_conversation_as_stored_and_no_o
     .await;
     assert_eq!(response.status(), 200);
     let _ = response.bytes().await.unwrap();
-    // One Query lists the sockets (beside the turn); posting is in-process.
+    // One Query lists the sockets (the push function's, after the answer); posting is
+    // in-process.
+    app.pushed().await;
     assert_eq!(app.calls.live_calls(), ["Query:live"]);
     assert_eq!(app.calls.live_round_trips(), 1);
     let stored = app.read(caller, &id).await;
@@ -194,9 +200,9 @@ async fn a_sent_message_reaches_every_tab_of_its_conversation_as_stored_and_no_o
         assert_eq!(keys, ["type", "chatId", "message"]);
     }
     // The assistant's answer is not pushed: the sender streams it.
-    assert_nothing_pushed(&mut first_tab).await;
-    assert_nothing_pushed(&mut second_tab).await;
-    assert_nothing_pushed(&mut elsewhere).await;
+    assert_nothing_pushed(&app, &mut first_tab).await;
+    assert_nothing_pushed(&app, &mut second_tab).await;
+    assert_nothing_pushed(&app, &mut elsewhere).await;
 
     // A JSON (not streamed) send is pushed too.
     let response = send(
@@ -210,7 +216,7 @@ async fn a_sent_message_reaches_every_tab_of_its_conversation_as_stored_and_no_o
     let frame = next_frame(&mut second_tab).await;
     assert_eq!(frame["message"]["parts"][0]["text"], "Second");
     assert_eq!(frame["message"]["role"], "user");
-    assert_nothing_pushed(&mut elsewhere).await;
+    assert_nothing_pushed(&app, &mut elsewhere).await;
 }
 
 #[tokio::test]
@@ -382,6 +388,7 @@ async fn a_vanished_socket_is_forgotten_and_the_write_still_succeeds() {
     let response = send(&app, caller, &id, &json!({"content": "Still here?"})).await;
     assert_eq!(response.status(), 200);
     assert_eq!(next_frame(&mut alive).await["type"], "new_message");
+    app.pushed().await;
     let left = recorded(&app, caller.project, conversation).await;
     assert_eq!(left.len(), 1);
     assert_ne!(left[0], "vanished");
@@ -399,6 +406,7 @@ async fn a_vanished_socket_is_forgotten_and_the_write_still_succeeds() {
         .unwrap();
     let delivery = app
         .app
+        .push
         .publisher
         .human_assigned(caller.project, conversation)
         .await;
@@ -407,7 +415,8 @@ async fn a_vanished_socket_is_forgotten_and_the_write_still_succeeds() {
         Delivery {
             delivered: 1,
             gone: 1,
-            failed: 0
+            failed: 0,
+            unlisted: false
         }
     );
 }
@@ -448,8 +457,8 @@ async fn a_handoff_and_an_agents_message_reach_every_socket_of_the_conversation_
     // Release has no frame; the other conversation heard nothing of all this.
     let response = agent_post(&app, Some(&agent), &id, "release", None).await;
     assert_eq!(response.status(), 200);
-    assert_nothing_pushed(&mut tabs[0]).await;
-    assert_nothing_pushed(&mut elsewhere).await;
+    assert_nothing_pushed(&app, &mut tabs[0]).await;
+    assert_nothing_pushed(&app, &mut elsewhere).await;
 }
 
 #[tokio::test]
@@ -466,6 +475,7 @@ async fn two_hundred_sockets_of_one_conversation_all_receive_a_push() {
     let response = send(&app, caller, &id, &json!({"content": "To everyone"})).await;
     assert_eq!(response.status(), 200);
     // All 200 listed in one Query page.
+    app.pushed().await;
     assert_eq!(app.calls.live_calls(), ["Query:live"]);
     for socket in &mut sockets {
         let frame = next_frame(socket).await;
@@ -531,7 +541,8 @@ async fn the_management_api_adapter_forgets_a_connection_the_endpoint_calls_gone
         Delivery {
             delivered: 2,
             gone: 1,
-            failed: 0
+            failed: 0,
+            unlisted: false
         }
     );
     let mut left = recorded(&app, caller.project, conversation).await;
@@ -590,7 +601,8 @@ async fn an_unreachable_management_api_fails_no_write() {
         Delivery {
             delivered: 0,
             gone: 0,
-            failed: 1
+            failed: 1,
+            unlisted: false
         }
     );
     assert_eq!(
@@ -698,4 +710,66 @@ async fn the_live_function_records_and_forgets_a_connection_in_counted_round_tri
         .handle(socket_event("$disconnect", "AAAA1234=", json!({}), None))
         .await;
     assert_eq!(again.status_code, 200);
+}
+
+#[tokio::test]
+async fn writes_list_no_sockets_themselves_so_their_latency_does_not_depend_on_them() {
+    // No follower of the table's stream: nothing but the writes runs.
+    let app = TestApp::builder().instant_answers().spawn().await;
+    let caller = new_caller();
+    let key = key_for(&app, caller, &[]).await;
+    let agent = bearer(&secret_key(&app, caller.project).await);
+    let id = started(&app, caller).await;
+    let mut socket = open(&app, &id, Some(&key), None).await.unwrap();
+    app.calls.clear();
+    for stream in [false, true] {
+        let response = send(
+            &app,
+            caller,
+            &id,
+            &json!({"content": "Hi", "stream": stream}),
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        let _ = response.bytes().await.unwrap();
+    }
+    let handoff = json!({"humanAgent": {"name": "Dana"}});
+    let response = agent_post(&app, Some(&agent), &id, "handoff", Some(handoff)).await;
+    assert_eq!(response.status(), 200);
+    let response = send(&app, caller, &id, &json!({"content": "Still there?"})).await;
+    assert_eq!(response.status(), 202);
+    let body = json!({"content": "Yes."});
+    let response = agent_post(&app, Some(&agent), &id, "agent-messages", Some(body)).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(app.calls.live_calls(), Vec::<String>::new());
+    // The socket heard nothing: pushes come from the stream alone.
+    socket.send(Message::text("ping")).await.unwrap();
+    assert_eq!(next_text(&mut socket).await, "pong");
+}
+
+#[tokio::test]
+async fn the_push_function_asks_again_for_a_change_whose_sockets_could_not_be_listed() {
+    // The store is unreachable: no connection can be listed.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let app = TestApp::builder()
+        .dynamo_through(move |_| async move { dead })
+        .spawn()
+        .await;
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../events/push-handoff-and-agent-message.json"),
+    )
+    .unwrap();
+    let event: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&text).unwrap();
+    let first = event.records[0].change.sequence_number.clone();
+    let response = app.app.push.handle(event).await;
+    // The first record reached nobody: it and all after it are told again.
+    let failures: Vec<Option<String>> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failures, [first]);
 }
