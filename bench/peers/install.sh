@@ -140,13 +140,17 @@ else
 fi
 # ... and, for comparison, with its own pinned boto3 as AWS advises for production.
 out="$packages/python-get-with-boto3.zip"
-if stale "$out" "$python_dir/get.py" "$stamp"; then
+if stale "$out" "$python_dir/get.py" "$stamp" "$here/install.sh"; then
   stage=$(mktemp -d)
   cp "$python_dir/get.py" "$stage/"
   for dist in PyJWT boto3 botocore jmespath python_dateutil s3transfer six urllib3; do
     for record in "$site/$dist"-*.dist-info/RECORD; do
       (cd "$site" && cut -d, -f1 "$record" | grep -v -e '^\.\./' -e '__pycache__' \
         | xargs -d '\n' cp --parents -t "$stage")
+      # The packaged RECORD lists what the package holds: not the venv's console scripts
+      # (../../../bin/*, whose shebang names the venv's path: the zip would differ from one
+      # clone to another) nor the bytecode left out.
+      sed -i -e '/^\.\.\//d' -e '/__pycache__/d' "$stage/${record#"$site/"}"
     done
   done
   zip_dir "$stage" "$out"
