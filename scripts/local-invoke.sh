@@ -150,8 +150,9 @@ wait_for_port "$INVOKE_PORT" 120 "cargo lambda watch"
 
 invocations="http://127.0.0.1:$INVOKE_PORT/2015-03-31/functions"
 
-# status_of_invoke BINARY FILE: the statusCode `cargo lambda invoke` prints.
-status_of_invoke() {
+# answer_of_invoke BINARY FILE EXPRESSION: EXPRESSION (Python, of the JSON answer `a`) of
+# what `cargo lambda invoke` prints.
+answer_of_invoke() {
     local output
     if ! output="$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
         "$1" --data-file "$2" 2>"$work/invoke.err")"; then
@@ -159,23 +160,16 @@ status_of_invoke() {
         echo "invoke-failed"
         return
     fi
-    printf '%s' "$output" | "$python" -c 'import json, sys; print(json.load(sys.stdin)["statusCode"])' \
-        2>/dev/null || echo "no-statusCode"
+    printf '%s' "$output" | "$python" -c "import json, sys; a = json.load(sys.stdin); print($3)" \
+        2>/dev/null || echo "unreadable-answer"
 }
+
+# status_of_invoke BINARY FILE: the statusCode of the API Gateway response.
+status_of_invoke() { answer_of_invoke "$1" "$2" 'a["statusCode"]'; }
 
 # status_of_batch BINARY FILE: 200 when the stream batch's answer names no record to be told
 # again.
-status_of_batch() {
-    local output
-    if ! output="$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
-        "$1" --data-file "$2" 2>"$work/invoke.err")"; then
-        cat "$work/invoke.err" >&2
-        echo "invoke-failed"
-        return
-    fi
-    printf '%s' "$output" | "$python" -c 'import json, sys; print(200 if json.load(sys.stdin)["batchItemFailures"] == [] else 500)' \
-        2>/dev/null || echo "no-batchItemFailures"
-}
+status_of_batch() { answer_of_invoke "$1" "$2" '200 if a["batchItemFailures"] == [] else 500'; }
 
 # status_of_stream BINARY FILE: the status of a streamed invocation, as the emulator relays
 # it from the function's response prelude.
