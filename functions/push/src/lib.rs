@@ -86,3 +86,71 @@ fn change_of(record: &EventRecord) -> Result<Option<LiveChange>, StoreError> {
     let new: Item = record.change.new_image.clone().into();
     live_change(kind, &old, &new)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// Whether `record` matches a Lambda event filter `pattern`, in the part of the filter
+    /// language [`STREAM_FILTERS`] use: objects match field by field, a list matches a value
+    /// equal to one of its items or starting with an item's `prefix`.
+    fn matches(pattern: &Value, record: &Value) -> bool {
+        match (pattern, record) {
+            (Value::Object(fields), Value::Object(_)) => fields
+                .iter()
+                .all(|(name, want)| record.get(name).is_some_and(|got| matches(want, got))),
+            (Value::Array(options), got) => options.iter().any(|option| match option {
+                Value::Object(rule) => rule
+                    .get("prefix")
+                    .and_then(Value::as_str)
+                    .zip(got.as_str())
+                    .is_some_and(|(prefix, got)| got.starts_with(prefix)),
+                value => value == got,
+            }),
+            _ => false,
+        }
+    }
+
+    fn filtered(record: &Value) -> bool {
+        STREAM_FILTERS
+            .iter()
+            .any(|filter| matches(&serde_json::from_str(filter).unwrap(), record))
+    }
+
+    fn sample(name: &str) -> Vec<Value> {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        event["Records"].as_array().unwrap().clone()
+    }
+
+    #[test]
+    fn the_filters_pass_every_record_the_handler_tells_and_no_other() {
+        let told = [
+            sample("push-message-stored.json"),
+            sample("push-handoff-and-agent-message.json"),
+        ]
+        .concat();
+        for record in &told {
+            assert!(filtered(record), "{record}");
+            let record: EventRecord = serde_json::from_value(record.clone()).unwrap();
+            assert!(change_of(&record).unwrap().is_some());
+        }
+        // What the handler does not tell: an assistant's answer, a conversation's update
+        // that hands nothing off, a message's later update, a deletion.
+        let mut answer = told[0].clone();
+        answer["dynamodb"]["NewImage"]["role"] = json!({"S": "assistant"});
+        let mut not_handed = told[1].clone();
+        not_handed["dynamodb"]["NewImage"]["isHumanHandled"] = json!({"BOOL": false});
+        let mut updated = told[0].clone();
+        updated["eventName"] = json!("MODIFY");
+        let mut removed = told[0].clone();
+        removed["eventName"] = json!("REMOVE");
+        for record in [answer, not_handed, updated, removed] {
+            assert!(!filtered(&record), "{record}");
+            let record: EventRecord = serde_json::from_value(record).unwrap();
+            assert_eq!(change_of(&record).unwrap(), None);
+        }
+    }
+}
