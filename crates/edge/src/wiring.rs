@@ -14,6 +14,7 @@ use chat_domain::session::{Authenticator, SigningKeys};
 use chat_storage::DynamoStore;
 use chat_storage::client::{dynamo_client_with, sdk_config};
 use chat_storage::settings::StoreSettings;
+use futures_util::FutureExt;
 use lambda_http::{Request, Response, service_fn};
 
 use crate::api_keys::KeyCache;
@@ -162,8 +163,8 @@ where
     let (base, env) = start().await?;
     let handler = build(base, env).await?;
     let handler = &handler;
-    lambda_http::run(service_fn(move |req| async move {
-        Ok::<_, Infallible>(handler.handle(req).await)
+    lambda_http::run(service_fn(move |req| {
+        handler.handle(req).map(Ok::<_, Infallible>)
     }))
     .await
 }
@@ -181,8 +182,8 @@ where
     let (base, env) = start().await?;
     let handler = build(base, env).await?;
     let handler = &handler;
-    lambda_http::run_with_streaming_response(service_fn(move |req| async move {
-        Ok::<_, Infallible>(handler.handle(req).await)
+    lambda_http::run_with_streaming_response(service_fn(move |req| {
+        handler.handle(req).map(Ok::<_, Infallible>)
     }))
     .await
 }
