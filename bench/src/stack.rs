@@ -23,7 +23,7 @@ use chat_storage::items::conversation::{CLOSE_REASON, CLOSED_AT, STATUS};
 use chat_storage::items::key;
 use chat_storage::keys::{CONVERSATION_SK, conversation_pk};
 use chat_storage::settings::CredentialSource;
-use chat_storage::table::create_table;
+use chat_storage::table::create_table_without_stream;
 use chat_testkit::call_log::{CallLog, CallLogInterceptor};
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
@@ -71,7 +71,8 @@ impl Stack {
         let calls = Arc::new(CallLog::default());
         let interceptor = CallLogInterceptor(calls.clone());
         let logged = App::build_with(settings.clone(), |b| b.interceptor(interceptor)).await?;
-        create_table(app.store.client(), TABLE).await?;
+        // No stream: nothing here follows it (the push row hands its batches over itself).
+        create_table_without_stream(app.store.client(), TABLE).await?;
         seed_demo(&app.store).await.map_err(BoxError::from)?;
         let secrets_endpoint = serve_secret().await?;
         Ok(Self {

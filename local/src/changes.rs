@@ -4,7 +4,8 @@
 //! write's answer never waits for a socket here either, and what is pushed is decided by
 //! the one code that decides it on AWS.
 //!
-//! Like the mapping: records go in the stream's order, a batch whose handler names a first
+//! Like the mapping: records go in the stream's order (read every 50 ms while changes come,
+//! backing off to 400 ms when none do), a batch whose handler names a first
 //! failure is told again from that record (at most [`MAX_RETRIES`] times), and a shard that
 //! ends is followed by its children.
 
@@ -20,8 +21,13 @@ use chat_push::Push;
 use chat_storage::DynamoStore;
 use tokio::sync::{mpsc, oneshot};
 
-/// How often an idle stream is read again: the latency of a push, locally.
+/// How soon the stream is read again after a read that brought records: the latency of a
+/// push, locally, while the server is busy.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The longest wait between reads of an idle stream (each read without records doubles the
+/// wait up to this): the embedded engine scans every record of the stream on each read.
+pub const IDLE_POLL_INTERVAL: Duration = Duration::from_millis(400);
 
 /// How many times a batch is told again after its handler names a failure.
 pub const MAX_RETRIES: u32 = 2;
@@ -69,16 +75,25 @@ impl ChangeFollower {
         stream.add_shards(ShardIteratorType::Latest).await?;
         let (catch_up, mut requests) = mpsc::channel::<oneshot::Sender<()>>(16);
         tokio::spawn(async move {
+            let mut wait = POLL_INTERVAL;
             loop {
                 let waiting = tokio::select! {
                     request = requests.recv() => match request {
                         Some(request) => Some(request),
                         None => return,
                     },
-                    () = tokio::time::sleep(POLL_INTERVAL) => None,
+                    () = tokio::time::sleep(wait) => None,
                 };
                 // Read until a round brings nothing: what was committed is pushed.
-                while stream.read_round().await {}
+                let mut brought = false;
+                while stream.read_round().await {
+                    brought = true;
+                }
+                wait = if brought {
+                    POLL_INTERVAL
+                } else {
+                    (wait * 2).min(IDLE_POLL_INTERVAL)
+                };
                 if let Some(waiting) = waiting {
                     let _ = waiting.send(());
                 }
