@@ -23,7 +23,7 @@ use conversations::Conversations;
 use feedback::FeedbackFunction;
 use get_conversation::GetConversation;
 
-use crate::changes::{ChangeFollower, FollowError};
+use crate::changes::{ChangeFollower, FollowError, follow_error};
 
 /// Every setting any function reads: what the local server runs with.
 #[derive(Clone, Debug)]
@@ -122,15 +122,13 @@ impl App {
             settings,
         })
     }
-}
 
-impl App {
     /// Starts pushing every change committed to the table from now on, as the stream's
     /// event source mapping does on AWS (the table must exist).
     pub async fn follow_changes(&self) -> Result<ChangeFollower, FollowError> {
         let arn = stream_arn(self.store.client(), self.store.table())
             .await
-            .map_err(|e| FollowError::new(e.to_string()))?;
+            .map_err(follow_error)?;
         ChangeFollower::start(self.streams.clone(), arn, self.push.clone()).await
     }
 }

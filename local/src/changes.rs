@@ -40,14 +40,8 @@ const BATCH_SIZE: i32 = 100;
 #[error("following the table's stream: {0}")]
 pub struct FollowError(String);
 
-impl FollowError {
-    /// An error saying `reason`.
-    pub fn new(reason: String) -> Self {
-        Self(reason)
-    }
-}
-
-fn fail(error: impl std::error::Error + 'static) -> FollowError {
+/// The error of a step of following the stream that failed with `error`.
+pub(crate) fn follow_error(error: impl std::error::Error + 'static) -> FollowError {
     FollowError(DisplayChain(&error).to_string())
 }
 
@@ -130,7 +124,7 @@ impl Stream {
             .stream_arn(&self.arn)
             .send()
             .await
-            .map_err(fail)?;
+            .map_err(follow_error)?;
         let shards = described
             .stream_description()
             .map(|d| d.shards().to_vec())
@@ -164,7 +158,7 @@ impl Stream {
             .set_sequence_number(sequence_number.map(str::to_owned))
             .send()
             .await
-            .map_err(fail)?
+            .map_err(follow_error)?
             .shard_iterator()
             .map(str::to_owned)
             .ok_or_else(|| FollowError(format!("no iterator for shard {shard}")))
@@ -212,7 +206,7 @@ impl Stream {
             .limit(BATCH_SIZE)
             .send()
             .await
-            .map_err(|e| (fail(e), iterator.clone()))?;
+            .map_err(|e| (follow_error(e), iterator.clone()))?;
         let records = read.records();
         let next = read.next_shard_iterator().map(str::to_owned);
         if records.is_empty() {

@@ -47,15 +47,6 @@ pub struct Publisher<S> {
     port: Arc<dyn PushPort>,
 }
 
-impl<S: Clone> Clone for Publisher<S> {
-    fn clone(&self) -> Self {
-        Self {
-            store: self.store.clone(),
-            port: self.port.clone(),
-        }
-    }
-}
-
 enum Outcome {
     Delivered,
     Gone,
@@ -84,13 +75,9 @@ impl<S: ConnectionStore> Publisher<S> {
         ))
     }
 
-    /// Sends `frame` to every socket of `project`'s conversation `conversation_id`.
-    pub async fn publish(
-        &self,
-        project: ProjectId,
-        conversation_id: Uuid,
-        frame: &LiveFrame,
-    ) -> Delivery {
+    /// Sends `frame` to every socket of its conversation in `project`.
+    pub async fn publish(&self, project: ProjectId, frame: &LiveFrame) -> Delivery {
+        let conversation_id = frame.conversation_id();
         let now = Timestamp::now().unix_seconds();
         let connections = match self.store.connections(project, conversation_id, now).await {
             Ok(connections) => connections,
@@ -131,37 +118,30 @@ impl<S: ConnectionStore> Publisher<S> {
     }
 
     /// Tells the sockets of its conversation of `change`.
-    pub async fn announce(&self, change: &LiveChange) -> Delivery {
-        match change {
+    pub async fn announce(&self, change: LiveChange) -> Delivery {
+        let (project, frame) = match change {
             LiveChange::MessageStored { project, message } => {
-                self.new_message(*project, message).await
+                (project, LiveFrame::new_message(*message))
             }
             LiveChange::HandedOff {
                 project,
                 conversation_id,
-            } => self.human_assigned(*project, *conversation_id).await,
-        }
+            } => (project, LiveFrame::human_assigned(conversation_id)),
+        };
+        self.publish(project, &frame).await
     }
 
     /// Sends `new_message` with `message` (a stored `user` or `human_agent` message) to
     /// the sockets of its conversation.
     pub async fn new_message(&self, project: ProjectId, message: &Message) -> Delivery {
-        self.publish(
-            project,
-            message.chat_id,
-            &LiveFrame::new_message(message.clone()),
-        )
-        .await
+        self.publish(project, &LiveFrame::new_message(message.clone()))
+            .await
     }
 
     /// Sends `human_assigned` to the sockets of `conversation_id`.
     pub async fn human_assigned(&self, project: ProjectId, conversation_id: Uuid) -> Delivery {
-        self.publish(
-            project,
-            conversation_id,
-            &LiveFrame::human_assigned(conversation_id),
-        )
-        .await
+        self.publish(project, &LiveFrame::human_assigned(conversation_id))
+            .await
     }
 
     async fn push_one(

@@ -9,7 +9,7 @@ use chat_domain::message::{Message, MessageRole};
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::items::conversation::{HUMAN_AGENT, IS_HUMAN_HANDLED, is_conversation};
+use crate::items::conversation::{HUMAN_AGENT, human_handled_of, is_conversation};
 use crate::items::message::is_message;
 use crate::items::{Item, key_of, message};
 use crate::keys::conversation_of_pk;
@@ -82,9 +82,8 @@ pub fn live_change(
             )
         }
         ChangeKind::Modify if is_conversation(new) => {
-            let handled = |item: &Item| crate::items::Reader(item).bool(IS_HUMAN_HANDLED);
-            let taken_over =
-                handled(new)? && (!handled(old)? || old.get(HUMAN_AGENT) != new.get(HUMAN_AGENT));
+            let taken_over = human_handled_of(new)?
+                && (!human_handled_of(old)? || old.get(HUMAN_AGENT) != new.get(HUMAN_AGENT));
             Ok(taken_over.then_some(LiveChange::HandedOff {
                 project,
                 conversation_id,

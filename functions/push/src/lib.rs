@@ -66,7 +66,7 @@ impl<S: ConnectionStore> Push<S> {
                     continue;
                 }
             };
-            if self.publisher.announce(&change).await.unlisted {
+            if self.publisher.announce(change).await.unlisted {
                 let mut failure = DynamoDbBatchItemFailure::default();
                 failure.item_identifier = record.change.sequence_number.clone();
                 response.batch_item_failures.push(failure);
