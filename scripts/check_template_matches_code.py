@@ -3,12 +3,12 @@
 
 What it compares:
 - the DynamoDB table: key attributes, index name and keys, TTL attribute (the constants in
-  crates/storage/src/keys.rs; crates/storage/src/table.rs creates it), billing mode and
+  shared/storage/src/keys.rs; shared/storage/src/table.rs creates it), billing mode and
   projection;
 - the functions: each `Binary` is a `[[bin]]` of the crate its `CodeUri` names, every
   function binary under functions/ is deployed, runtime/architecture/build method;
 - the environment: every variable the template sets is one the code reads (the crates that
-  run on Lambda, crates/*/src but the test kit, and functions/*/src), the required ones are
+  run on Lambda, shared/*/src but the test kit, and functions/*/src), the required ones are
   set, and keys never appear inline;
 - IAM: each function's DynamoDB actions are exactly the ones it is meant to use, on this
   table only, and every DynamoDB operation the code calls is granted to some function;
@@ -17,7 +17,7 @@ What it compares:
   RESPONSE_STREAM` becomes `responseTransferMode: STREAM` and the
   response-streaming-invocations URI) with a long timeout, and each path has a preflight
   whose allowed methods, headers and cache time are what the local server answers with
-  (crates/edge/src/cors.rs);
+  (shared/edge/src/cors.rs);
 - live updates: the WebSocket API's three routes reach the live function, `$default` is
   two-way, the push policy grants ManageConnections on that API alone and is attached by
   exactly the functions that push (PUSHERS), the table's stream (both images) feeds the push
@@ -274,8 +274,8 @@ MAX_AGE_RE = re.compile(r"pub\s+const\s+MAX_AGE_SECS\s*:\s*u32\s*=\s*(\d+)\s*;")
 
 
 def code_preflight(root: Path) -> tuple[str | None, str | None]:
-    """The preflight's Access-Control-Allow-Headers and Max-Age in crates/edge/src/cors.rs."""
-    path = root / "crates/edge/src/cors.rs"
+    """The preflight's Access-Control-Allow-Headers and Max-Age in shared/edge/src/cors.rs."""
+    path = root / "shared/edge/src/cors.rs"
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     max_age = MAX_AGE_RE.search(text)
     return dict(CONST_RE.findall(text)).get("ALLOW_HEADERS"), max_age.group(1) if max_age else None
@@ -288,7 +288,7 @@ def rust_files(root: Path, dirs: list[str]) -> Iterator[Path]:
 
 def lambda_dirs(root: Path) -> list[str]:
     """The source folders of the crates a function binary links: the layers and the functions."""
-    layers = [str(p.relative_to(root)) for p in sorted(root.glob("crates/*/src")) if p.parent.name != "testkit"]
+    layers = [str(p.relative_to(root)) for p in sorted(root.glob("shared/*/src")) if p.parent.name != "testkit"]
     return layers + [str(p.relative_to(root)) for p in sorted(root.glob("functions/*/src"))]
 
 
@@ -390,9 +390,9 @@ def key_schema(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
 
 
 def check_table(r: Report, root: Path, template: dict[str, Any]) -> str | None:
-    print("--- table (crates/storage/src/keys.rs, table.rs)")
-    source = "crates/storage/src/table.rs"
-    keys = "crates/storage/src/keys.rs"
+    print("--- table (shared/storage/src/keys.rs, table.rs)")
+    source = "shared/storage/src/table.rs"
+    keys = "shared/storage/src/keys.rs"
     table_rs = (root / source).read_text(encoding="utf-8")
     consts = dict(CONST_RE.findall((root / keys).read_text(encoding="utf-8")))
     wanted = [
@@ -513,7 +513,7 @@ def check_functions(r: Report, root: Path, template: dict[str, Any], table: str 
 
 
 def check_env(r: Report, root: Path, template: dict[str, Any], deployed: dict[str, str], table: str | None) -> None:
-    print("--- environment (the settings of crates/*/src and the functions' sources)")
+    print("--- environment (the settings of shared/*/src and the functions' sources)")
     reads = code_env_reads(root)
     for name in ["TABLE_NAME", "SESSION_SIGNING_KEYS_SECRET_ARN", "LOG_FORMAT"]:
         r.check(
@@ -667,7 +667,7 @@ def check_api(r: Report, root: Path, template: dict[str, Any], transformed: dict
             checked_preflights.add(path)
             if not r.check("options" in paths.get(path, {}), f"{path} answers the CORS preflight (OPTIONS)"):
                 continue
-            # The local server answers preflights itself (crates/edge/src/cors.rs): the same values.
+            # The local server answers preflights itself (shared/edge/src/cors.rs): the same values.
             preflight = (
                 paths[path]["options"].get("x-amazon-apigateway-integration", {})
                 .get("responses", {}).get("default", {}).get("responseParameters", {})
@@ -676,9 +676,9 @@ def check_api(r: Report, root: Path, template: dict[str, Any], transformed: dict
             r.equal(f"{path} preflight Allow-Methods", preflight.get(header + "Allow-Methods"),
                     "'" + ",".join(sorted(path_methods[path], key=["GET", "POST"].index)) + ",OPTIONS'", "the path's routes")
             r.equal(f"{path} preflight Allow-Headers", preflight.get(header + "Allow-Headers"),
-                    f"'{allow_headers}'", "crates/edge/src/cors.rs ALLOW_HEADERS")
+                    f"'{allow_headers}'", "shared/edge/src/cors.rs ALLOW_HEADERS")
             r.equal(f"{path} preflight Max-Age", preflight.get(header + "Max-Age"),
-                    f"'{max_age}'", "crates/edge/src/cors.rs MAX_AGE_SECS")
+                    f"'{max_age}'", "shared/edge/src/cors.rs MAX_AGE_SECS")
 
 
 def check_live(r: Report, root: Path, template: dict[str, Any], deployed: dict[str, str]) -> None:
@@ -699,7 +699,7 @@ def check_live(r: Report, root: Path, template: dict[str, Any], deployed: dict[s
     }
     r.check(bool(integrations), f"a Lambda proxy integration of {api} invokes {live}")
     routes = {v["Properties"].get("RouteKey"): (k, v["Properties"]) for k, v in resources_of(template, "AWS::ApiGatewayV2::Route").items() if v["Properties"].get("ApiId") == {"Ref": api}}
-    r.equal(f"{api} routes", sorted(routes), ["$connect", "$default", "$disconnect"], "crates/sockets and functions/live")
+    r.equal(f"{api} routes", sorted(routes), ["$connect", "$default", "$disconnect"], "shared/sockets and functions/live")
     for key, (_, props) in routes.items():
         target = props.get("Target", {}).get("Fn::Sub", "") if isinstance(props.get("Target"), dict) else ""
         r.check(any(f"integrations/${{{i}}}" == target for i in integrations), f"{key} goes to {live}", f"target {props.get('Target')!r}")
@@ -773,12 +773,12 @@ def check_live(r: Report, root: Path, template: dict[str, Any], deployed: dict[s
 
 
 def check_stream(r: Report, root: Path, template: dict[str, Any], transformed: dict[str, Any], deployed: dict[str, str], table: str | None) -> None:
-    print("--- the table's stream (functions/push/src/lib.rs, crates/storage/src/table.rs)")
+    print("--- the table's stream (functions/push/src/lib.rs, shared/storage/src/table.rs)")
     resources = template.get("Resources", {})
     if table:
         spec = resources[table]["Properties"].get("StreamSpecification", {})
-        r.equal("table stream view type", spec.get("StreamViewType"), "NEW_AND_OLD_IMAGES", "crates/storage/src/changes.rs (a handoff is told by what changed)")
-        r.check("StreamViewType::NewAndOldImages" in (root / "crates/storage/src/table.rs").read_text(encoding="utf-8"), "crates/storage/src/table.rs creates the same stream")
+        r.equal("table stream view type", spec.get("StreamViewType"), "NEW_AND_OLD_IMAGES", "shared/storage/src/changes.rs (a handoff is told by what changed)")
+        r.check("StreamViewType::NewAndOldImages" in (root / "shared/storage/src/table.rs").read_text(encoding="utf-8"), "shared/storage/src/table.rs creates the same stream")
     push = deployed.get("chat-push")
     mappings = resources_of(template, "AWS::Lambda::EventSourceMapping")
     if not r.check(push is not None and len(mappings) == 1, "one event source mapping, for the push function", f"found {sorted(mappings)}"):

@@ -10,8 +10,8 @@
 # Installs the pinned schemathesis into .venv-schemathesis/ on first use, builds and
 # starts chat-local on a free loopback port (embedded engine, demo data, instant offline
 # answers), and stops it at the end. Extra arguments go to `st run`. The widget's socket
-# (GET /v2/conversations/{conversationId}/ws) is left out: the HTTP server does not serve it
-# (it has a port of its own), and a WebSocket's 101 is no answer a schema describes;
+# (GET /v2/conversations/{conversationId}/ws) is left out: a WebSocket's 101 is no answer a
+# schema describes;
 # local/tests/api/live.rs tests it with a real WebSocket client instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."

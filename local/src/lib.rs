@@ -3,12 +3,13 @@
 //! the admin commands that write projects and assistants.
 //!
 //! `app` holds every function's state, `server` routes requests to them, `live` serves
-//! the widget's WebSocket on its own port, `startup` brings the stack up
+//! the widget's WebSocket on the API's listener (`body`: what both answer with), `startup` brings the stack up
 //! (`embedded_dynamo`, `seed`), `settings` adds the development defaults, `admin` is the
 //! operator's commands.
 
 pub mod admin;
 pub mod app;
+pub mod body;
 pub mod changes;
 pub mod embedded_dynamo;
 pub mod live;

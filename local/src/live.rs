@@ -1,13 +1,11 @@
 //! The local server's WebSocket: the widget's socket at
-//! `/v2/conversations/{conversationId}/ws?apiKey=<pk>`, on a port of its own (on AWS it is
-//! another API, behind the same host). The handshake is decided by the code `$connect`
+//! `/v2/conversations/{conversationId}/ws?apiKey=<pk>`, an HTTP upgrade on the API's own
+//! listener, where the widget looks for it (on AWS it is another API, behind the same host). The handshake is decided by the code `$connect`
 //! runs ([`chat_sockets::handshake::admit`]), the connection is recorded in the same
 //! table, and pushes reach it through the in-process push port
 //! ([`chat_sockets::in_process`]). Text `ping` gets `pong`; anything else a client sends is
 //! ignored.
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -23,19 +21,17 @@ use http::header::{
     CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
-use tokio::net::TcpListener;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 use crate::app::App;
-use crate::server::{LocalBody, accept_until};
+use crate::body::{LocalBody, full};
 
 /// The socket's path, as `openapi.yaml` declares it.
 pub const SOCKET_TEMPLATE: &str = "/v2/conversations/{conversationId}/ws";
@@ -48,32 +44,8 @@ pub fn socket_conversation(path: &str) -> Option<&str> {
     (!id.is_empty() && !id.contains('/')).then_some(id)
 }
 
-/// Accepts socket connections on `listener` until `shutdown` resolves.
-pub async fn serve_sockets(
-    listener: TcpListener,
-    app: Arc<App>,
-    shutdown: impl Future<Output = ()>,
-) {
-    accept_until(listener, shutdown, move |stream, _| {
-        let app = app.clone();
-        async move {
-            let service = hyper::service::service_fn(move |req| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(handshake(app, req).await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "socket connection ended with an error");
-            }
-        }
-    })
-    .await;
-}
-
 /// Answers an opening request: 101 and a socket, or the contract's error.
-async fn handshake(app: Arc<App>, mut req: Request<Incoming>) -> Response<LocalBody> {
+pub async fn open_socket(app: Arc<App>, mut req: Request<Incoming>) -> Response<LocalBody> {
     let Some(conversation) = socket_conversation(req.uri().path()).map(str::to_owned) else {
         return refuse(&ApiError::RouteNotFound);
     };
@@ -119,7 +91,7 @@ async fn handshake(app: Arc<App>, mut req: Request<Incoming>) -> Response<LocalB
     };
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(run_socket(app, admitted, connection_id, upgrade, outbox));
-    let mut response = Response::new(empty());
+    let mut response = Response::new(full(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
@@ -196,22 +168,13 @@ async fn run_socket(
 }
 
 fn refuse(error: &ApiError) -> Response<LocalBody> {
-    let mut response = error_response::<lambda_http::Body>(error).map(|body| {
-        Full::new(Bytes::from(body.as_ref().to_vec()))
-            .map_err(|never| match never {})
-            .boxed()
-    });
+    let mut response =
+        error_response::<lambda_http::Body>(error).map(|body| full(body.as_ref().to_vec()));
     // As every answer of the HTTP routes carries one.
     if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
         response.headers_mut().insert(REQUEST_ID_HEADER, id);
     }
     response
-}
-
-fn empty() -> LocalBody {
-    Full::new(Bytes::new())
-        .map_err(|never| match never {})
-        .boxed()
 }
 
 #[cfg(test)]

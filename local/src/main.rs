@@ -220,14 +220,7 @@ struct ServeArgs {
     /// Do not serve the demo site.
     #[arg(long)]
     no_site: bool,
-    /// Where the widget's WebSocket listens (`/v2/conversations/{id}/ws?apiKey=`; default
-    /// 127.0.0.1:3002, served when that port is free).
-    #[arg(long, env = "LOCAL_WS_ADDR")]
-    ws_addr: Option<SocketAddr>,
 }
-
-/// Where the widget's WebSocket listens unless told otherwise.
-const DEFAULT_WS_ADDR: ([u8; 4], u16) = ([127, 0, 0, 1], 3002);
 
 /// How long the printed demo token is valid.
 const DEMO_TOKEN_TTL_SECS: u64 = 24 * 3600;
@@ -273,32 +266,7 @@ async fn run(cli: Cli) -> Result<(), MainError> {
             let stack = start(settings, &options).await?;
             let listener = tokio::net::TcpListener::bind(args.addr).await?;
             let addr = listener.local_addr()?;
-            // Asked for: it must come up. The default: served when its port is free (a second
-            // server on another --addr still starts).
-            let ws_listener = match args.ws_addr {
-                Some(asked) => Some(tokio::net::TcpListener::bind(asked).await?),
-                None => {
-                    match tokio::net::TcpListener::bind(SocketAddr::from(DEFAULT_WS_ADDR)).await {
-                        Ok(listener) => Some(listener),
-                        Err(error) => {
-                            println!(
-                                "live updates not served: {} is taken ({error})",
-                                SocketAddr::from(DEFAULT_WS_ADDR)
-                            );
-                            None
-                        }
-                    }
-                }
-            };
-            let ws_addr = ws_listener.as_ref().map(|l| l.local_addr()).transpose()?;
-            print_banner(&stack, &banner_settings, addr, ws_addr, options.no_seed).await?;
-            if let Some(ws_listener) = ws_listener {
-                tokio::spawn(chat_local::live::serve_sockets(
-                    ws_listener,
-                    stack.app.clone(),
-                    std::future::pending(),
-                ));
-            }
+            print_banner(&stack, &banner_settings, addr, options.no_seed).await?;
             let default_site = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist"));
             // Asked for: it must come up. Found built: served when its port is free.
             let (site_dir, required) = match args.site_dir {
@@ -501,17 +469,12 @@ async fn print_banner(
     stack: &chat_local::startup::Stack,
     settings: &LocalSettings,
     addr: SocketAddr,
-    ws_addr: Option<SocketAddr>,
     no_seed: bool,
 ) -> Result<(), MainError> {
     let store = &stack.app.settings.base.store;
     let endpoint = store.dynamo.endpoint.as_deref().unwrap_or("AWS");
     println!("chat API listening on http://{addr}");
-    if let Some(ws_addr) = ws_addr {
-        println!(
-            "live updates (WebSocket) on ws://{ws_addr}/v2/conversations/{{id}}/ws?apiKey=<pk>"
-        );
-    }
+    println!("live updates (WebSocket) on ws://{addr}/v2/conversations/{{id}}/ws?apiKey=<pk>");
     println!("DynamoDB: {endpoint}, table {}", store.table_name);
     if no_seed {
         return Ok(());
@@ -532,10 +495,8 @@ async fn print_banner(
     println!(
         "  curl -s -H 'content-type: application/json' -d '{{\"apiKey\":\"{DEMO_PUBLISHABLE_KEY}\",\"saVid\":\"my-browser\"}}' http://{addr}/v2/identity/init"
     );
-    if let Some(ws_addr) = ws_addr {
-        println!(
-            "  websocat 'ws://{ws_addr}/v2/conversations/{DEMO_CONVERSATION}/ws?apiKey={DEMO_PUBLISHABLE_KEY}'"
-        );
-    }
+    println!(
+        "  websocat 'ws://{addr}/v2/conversations/{DEMO_CONVERSATION}/ws?apiKey={DEMO_PUBLISHABLE_KEY}'"
+    );
     Ok(())
 }

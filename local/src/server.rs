@@ -13,8 +13,7 @@ use chat_domain::ApiError;
 use chat_edge::Handler;
 use chat_edge::respond::respond;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use lambda_http::RequestExt;
@@ -24,9 +23,8 @@ use lambda_http::request::RequestContext;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::app::App;
-
-/// The body type the local server answers with.
-pub type LocalBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+use crate::body::{LocalBody, full};
+use crate::live::{open_socket, socket_conversation};
 
 /// API Gateway's own limit on a request payload; the handlers apply the API's smaller one.
 pub const MAX_GATEWAY_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -328,10 +326,6 @@ fn lambda_body(body: lambda_http::Body) -> LocalBody {
     full(Bytes::from(body.as_ref().to_vec()))
 }
 
-fn full(bytes: Bytes) -> LocalBody {
-    Full::new(bytes).map_err(|never| match never {}).boxed()
-}
-
 /// Told of every answer: the route it was for (none for preflights and refusals of
 /// unknown routes) and its status. The tests check each against `openapi.yaml`.
 pub type Observer = Arc<dyn Fn(Option<Route>, StatusCode) + Send + Sync>;
@@ -350,15 +344,21 @@ pub async fn serve(
             let service = hyper::service::service_fn(move |req| {
                 let (app, observer) = (app.clone(), observer.clone());
                 async move {
+                    // The widget derives its socket's URL from the API's: the same host,
+                    // port and path prefix (API.md §12), so the upgrade is taken here.
+                    if socket_conversation(req.uri().path()).is_some() {
+                        return Ok::<_, Infallible>(open_socket(app, req).await);
+                    }
                     let (response, route) = route(&app, req, Some(peer)).await;
                     if let Some(observer) = &observer {
                         observer(route, response.status());
                     }
-                    Ok::<_, Infallible>(response)
+                    Ok(response)
                 }
             });
             let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection ended with an error");
             }
@@ -367,8 +367,8 @@ pub async fn serve(
     .await;
 }
 
-/// The one accept loop of the local server's ports (the API, the demo site, the
-/// sockets): accepts connections on `listener` until `shutdown` resolves, each served on a
+/// The one accept loop of the local server's ports (the API with its sockets, the demo
+/// site): accepts connections on `listener` until `shutdown` resolves, each served on a
 /// task of its own by `serve_connection`.
 pub async fn accept_until<F, Fut>(
     listener: TcpListener,

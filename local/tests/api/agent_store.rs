@@ -2,7 +2,8 @@
 //! the app's logged client: what each write stores and returns, its refusals, its round
 //! trips, and the races an agent message is conditioned against.
 
-use chat_domain::conversation::{Conversation, ConversationStatus, HumanAgent};
+use chat_domain::conversation::{Conversation, ConversationStatus};
+use chat_domain::human_agent::HumanAgent;
 use chat_domain::ids::{Caller, ProjectId, VisitorId};
 use chat_domain::message::{MessageRole, MessageStatus};
 use chat_domain::timestamp::Timestamp;

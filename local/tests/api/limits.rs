@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use chat_domain::assistant::LimitOverrides;
 use chat_domain::assistant::Plan;
-use chat_domain::limits::LimitOverrides;
 use futures_util::future::join_all;
 use serde_json::json;
 

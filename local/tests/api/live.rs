@@ -23,6 +23,7 @@ use chat_storage::ports::ConnectionStore;
 use chat_testkit::{TestApp, bearer, new_caller, serve_http};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -55,8 +56,9 @@ async fn key_for(app: &TestApp, caller: Caller, origins: &[&str]) -> String {
     .unwrap()
 }
 
-/// Opens the socket of `conversation` with `key` (none: no `apiKey`) from `origin`: the
-/// socket, or the refusal's status and JSON body.
+/// Opens the socket of `conversation` with `key` (none: no `apiKey`) from `origin`, at the
+/// API's own address as the widget derives it: the socket, or the refusal's status and JSON
+/// body.
 async fn open(
     app: &TestApp,
     conversation: &str,
@@ -64,7 +66,8 @@ async fn open(
     origin: Option<&str>,
 ) -> Result<Socket, (u16, Value)> {
     let query = key.map(|k| format!("?apiKey={k}")).unwrap_or_default();
-    let url = format!("{}/v2/conversations/{conversation}/ws{query}", app.ws_base);
+    let base = app.base.replacen("http://", "ws://", 1);
+    let url = format!("{base}/v2/conversations/{conversation}/ws{query}");
     let mut request = url.into_client_request().unwrap();
     if let Some(origin) = origin {
         request
@@ -147,6 +150,73 @@ async fn ping_gets_pong_and_other_text_is_ignored() {
     assert_eq!(next_text(&mut socket).await, "pong");
     socket.send(Message::text("ping")).await.unwrap();
     assert_eq!(next_text(&mut socket).await, "pong");
+}
+
+/// The widget derives the socket's URL from the API's (API.md §12): one listener serves
+/// both, and an HTTP connection that asked a REST route can still be upgraded.
+#[tokio::test]
+async fn the_socket_is_served_on_the_apis_own_host_port_and_path_prefix() {
+    let app = app().await;
+    let caller = new_caller();
+    let conversation = started(&app, caller).await;
+    let key = key_for(&app, caller, &[]).await;
+    let project = app
+        .http
+        .get(format!("{}/v2/projects/current?apiKey={key}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(project.status(), 200);
+
+    // A raw keep-alive connection: a REST request, then the upgrade on the same socket.
+    let stream = TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let path = format!("/v2/conversations/{conversation}/ws?apiKey={key}");
+    let rest = format!("GET /v2/projects/current?apiKey={key} HTTP/1.1\r\nhost: x\r\n\r\n");
+    let upgrade = format!(
+        "GET {path} HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
+         sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    let mut stream = BufReader::new(stream);
+    stream.get_mut().write_all(rest.as_bytes()).await.unwrap();
+    let head = read_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let length: usize = header_value(&head, "content-length").parse().unwrap();
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await.unwrap();
+    stream
+        .get_mut()
+        .write_all(upgrade.as_bytes())
+        .await
+        .unwrap();
+    let head = read_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(
+        header_value(&head, "sec-websocket-accept"),
+        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    );
+
+    async fn read_head(stream: &mut BufReader<TcpStream>) -> String {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            stream.read_line(&mut line).await.unwrap();
+            if line == "\r\n" || line.is_empty() {
+                return head;
+            }
+            head.push_str(&line);
+        }
+    }
+    fn header_value(head: &str, name: &str) -> String {
+        head.lines()
+            .find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                key.eq_ignore_ascii_case(name)
+                    .then(|| value.trim().to_owned())
+            })
+            .unwrap_or_default()
+    }
 }
 
 #[tokio::test]
@@ -319,7 +389,7 @@ async fn handshakes_are_refused_for_unknown_conversations_other_projects_bad_ori
         .http
         .get(format!(
             "{}/v2/conversations/{id}/ws?apiKey={key}",
-            app.ws_base.replace("ws://", "http://")
+            app.base
         ))
         .send()
         .await

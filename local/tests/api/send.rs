@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use chat_domain::conversation::{Conversation, HumanAgent};
+use chat_domain::conversation::Conversation;
+use chat_domain::human_agent::HumanAgent;
 use chat_domain::ids::Caller;
 use chat_domain::timestamp::Timestamp;
 use chat_testkit::{TestApp, bearer, json, new_caller, same_project_other_visitor, stream_events};
