@@ -1,0 +1,330 @@
+//! Searching an index: a snapshot opened from its folder, and questions answered from it,
+//! best first (BM25 over each language's fields, a page's title and headings weighing more
+//! than its text).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use tantivy::collector::TopDocs;
+use tantivy::query::QueryParser;
+use tantivy::schema::Value;
+use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument};
+
+use crate::IndexError;
+use crate::index::{EntryKind, Fields, MANIFEST_FILE, Manifest};
+use crate::language::register_analyzers;
+use crate::snapshot::Snapshot;
+
+/// How much more a match in the title weighs than one in the text.
+const TITLE_BOOST: f32 = 2.0;
+/// How much more a match in a heading weighs than one in the text.
+const HEADINGS_BOOST: f32 = 1.5;
+
+/// A BM25 score at which a hit's score is one half: scores map into (0, 1) as
+/// `raw / (raw + HALF_SCORE)`, so that a score says the same whatever the question's
+/// length and is comparable across searches (the relevance bar of grounded answers).
+pub const HALF_SCORE: f32 = 6.0;
+
+/// One result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    /// In (0, 1): higher is better.
+    pub score: f32,
+    /// The passage's or pair's id.
+    pub id: String,
+    /// A passage or a pair.
+    pub kind: EntryKind,
+    /// The page's title, or the pair's question.
+    pub title: String,
+    /// The headings above the passage, joined by ` › `.
+    pub headings: String,
+    /// The passage's text, or the pair's answer.
+    pub content: String,
+    /// Where it is cited from, when it has a URL.
+    pub url: Option<String>,
+}
+
+impl Hit {
+    /// The path of its URL (`/help/shipping`).
+    pub fn path(&self) -> Option<String> {
+        let url = url::Url::parse(self.url.as_deref()?).ok()?;
+        Some(url.path().to_owned())
+    }
+}
+
+/// An opened index.
+pub struct KnowledgeIndex {
+    reader: IndexReader,
+    fields: Fields,
+    parser: Option<QueryParser>,
+    manifest: Manifest,
+}
+
+impl KnowledgeIndex {
+    /// Unpacks `snapshot` into `dir` (an empty folder that outlives the index) and opens it.
+    pub fn unpack(snapshot: &Snapshot, dir: &Path) -> Result<Self, IndexError> {
+        snapshot.unpack(dir)?;
+        Self::open(dir)
+    }
+
+    /// Opens the index in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, IndexError> {
+        let manifest: Manifest = match std::fs::read(dir.join(MANIFEST_FILE)) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| IndexError::NotASnapshot(format!("{MANIFEST_FILE}: {e}")))?,
+            Err(error) => {
+                return Err(IndexError::NotASnapshot(format!(
+                    "{MANIFEST_FILE}: {error}"
+                )));
+            }
+        };
+        let index = Index::open_in_dir(dir)?;
+        register_analyzers(&index);
+        let (_, fields) = Fields::schema();
+        let searched = fields.searched_by(&manifest.analyses);
+        let parser = (!searched.is_empty()).then(|| {
+            let all = searched.iter().flat_map(|(_, f)| *f).collect();
+            let mut parser = QueryParser::for_index(&index, all);
+            for (_, [title, headings, _]) in &searched {
+                parser.set_field_boost(*title, TITLE_BOOST);
+                parser.set_field_boost(*headings, HEADINGS_BOOST);
+            }
+            parser
+        });
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            reader,
+            fields,
+            parser,
+            manifest,
+        })
+    }
+
+    /// What it holds.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The `size` best hits for `question`, best first; none for a question with no word
+    /// the index knows.
+    pub fn search(&self, question: &str, size: usize) -> Result<Vec<Hit>, IndexError> {
+        let Some(parser) = &self.parser else {
+            return Ok(Vec::new());
+        };
+        // Words only: a visitor's question is never query syntax (`field:`, `AND`, quotes).
+        let words: String = question
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+            .collect::<String>()
+            .to_lowercase();
+        if words.split_whitespace().next().is_none() || size == 0 {
+            return Ok(Vec::new());
+        }
+        let (query, _) = parser.parse_query_lenient(&words);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(size).order_by_score())?;
+        let f = &self.fields;
+        top.into_iter()
+            .filter(|(score, _)| *score > 0.0)
+            .map(|(score, address)| {
+                let doc: TantivyDocument = searcher.doc(address)?;
+                let text = |field| {
+                    doc.get_first(field)
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                };
+                Ok(Hit {
+                    score: score / (score + HALF_SCORE),
+                    id: text(f.id).unwrap_or_default(),
+                    kind: EntryKind::parse(&text(f.kind).unwrap_or_default()),
+                    title: text(f.title).unwrap_or_default(),
+                    headings: text(f.headings).unwrap_or_default(),
+                    content: text(f.text).unwrap_or_default(),
+                    url: text(f.url),
+                })
+            })
+            .collect()
+    }
+
+    /// The languages (analyses) its entries went through.
+    pub fn analyses(&self) -> &BTreeSet<String> {
+        &self.manifest.analyses
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{Entry, IndexBuilder};
+    use crate::page::Page;
+    use crate::passages::passages_of;
+
+    fn build(entries: &[Entry]) -> (tempfile::TempDir, KnowledgeIndex, Manifest, usize) {
+        let written = tempfile::tempdir().unwrap();
+        let mut builder = IndexBuilder::create(written.path()).unwrap();
+        for entry in entries {
+            builder.add(entry).unwrap();
+        }
+        let (snapshot, manifest) = builder.finish().unwrap();
+        let opened = tempfile::tempdir().unwrap();
+        let index = KnowledgeIndex::unpack(&snapshot, opened.path()).unwrap();
+        (opened, index, manifest, snapshot.len())
+    }
+
+    fn page(url: &str, title: &str, lang: &str, markdown: &str) -> Vec<Entry> {
+        let page = Page::from_markdown(title, Some(url), markdown);
+        passages_of(url, &page)
+            .iter()
+            .map(|p| Entry::passage(p, Some(url), Some(lang)))
+            .collect()
+    }
+
+    fn shop() -> Vec<Entry> {
+        let mut entries = Vec::new();
+        entries.extend(page(
+            "https://shop.example/help/shipping",
+            "Shipping and delivery",
+            "en",
+            "# Shipping\n\nOrders ship within two working days. Parcels are tracked.\n\n## Abroad\n\nWe deliver to Canada and Mexico in five to seven days.",
+        ));
+        entries.extend(page(
+            "https://shop.example/help/returns",
+            "Returns",
+            "en",
+            "# Returns\n\nReturn any item within 30 days for a full refund. Shipping costs of a return are ours.",
+        ));
+        entries.extend(page(
+            "https://shop.example/sizes",
+            "Size guide",
+            "en",
+            "# Sizes\n\nOur boots run small: order one size up.",
+        ));
+        entries.extend(page(
+            "https://shop.example/fr/livraison",
+            "Livraison",
+            "fr",
+            "# Livraison\n\nLes commandes sont expédiées sous deux jours ouvrés.",
+        ));
+        entries.push(Entry::qna(
+            "q1",
+            "Do you have a shop in Leeds?",
+            "Yes, at 1 Park Row.",
+        ));
+        entries
+    }
+
+    #[test]
+    fn the_best_page_comes_first_stemmed_with_scores_in_range() {
+        let (_dir, index, manifest, bytes) = build(&shop());
+        assert_eq!(manifest.entries, 6);
+        assert!(bytes > 0);
+        let hits = index.search("How long does shipping take?", 10).unwrap();
+        assert_eq!(
+            hits[0].url.as_deref(),
+            Some("https://shop.example/help/shipping")
+        );
+        assert_eq!(hits[0].path().as_deref(), Some("/help/shipping"));
+        assert_eq!(hits[0].title, "Shipping and delivery");
+        assert!(hits[0].content.contains("two working days"));
+        for pair in hits.windows(2) {
+            assert!(pair[0].score >= pair[1].score);
+        }
+        for hit in &hits {
+            assert!(hit.score > 0.0 && hit.score < 1.0, "{}", hit.score);
+        }
+        // "shipped" finds "ship" (the English stemmer); "refunds" finds "refund".
+        assert_eq!(
+            index.search("shipped", 1).unwrap()[0].url.as_deref(),
+            Some("https://shop.example/help/shipping")
+        );
+        assert_eq!(
+            index.search("refunds", 1).unwrap()[0].url.as_deref(),
+            Some("https://shop.example/help/returns")
+        );
+        // A French page, found through the French stemmer ("expédiée" ~ "expédiées").
+        assert_eq!(
+            index.search("expédiée", 1).unwrap()[0].url.as_deref(),
+            Some("https://shop.example/fr/livraison")
+        );
+    }
+
+    #[test]
+    fn a_qna_pair_is_found_by_its_question_with_no_url() {
+        let (_dir, index, _, _) = build(&shop());
+        let hit = &index.search("Is there a shop in Leeds", 1).unwrap()[0];
+        assert_eq!(hit.kind, EntryKind::Qna);
+        assert_eq!(hit.title, "Do you have a shop in Leeds?");
+        assert_eq!(hit.content, "Yes, at 1 Park Row.");
+        assert_eq!((hit.url.as_deref(), hit.path()), (None, None));
+    }
+
+    #[test]
+    fn query_syntax_and_unknown_words_find_nothing_and_fail_nothing() {
+        let (_dir, index, _, _) = build(&shop());
+        for question in [
+            "",
+            "   ",
+            "???",
+            "zzzz qqqq",
+            "title:(",
+            "\"unclosed",
+            "AND OR NOT",
+        ] {
+            assert!(index.search(question, 5).unwrap().is_empty(), "{question}");
+        }
+        assert_eq!(
+            index.search("boots +size -small", 5).unwrap()[0].title,
+            "Size guide"
+        );
+        assert!(index.search("boots", 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_same_text_twice_is_indexed_once() {
+        let mut entries = shop();
+        let mut copy = entries[0].clone();
+        copy.id = "other#0".into();
+        copy.url = Some("https://shop.example/other".into());
+        entries.push(copy);
+        let (_dir, index, manifest, _) = build(&entries);
+        assert_eq!((manifest.entries, manifest.duplicates), (6, 1));
+        let hits = index.search("working days tracked parcels", 10).unwrap();
+        assert_eq!(
+            hits.iter()
+                .filter(|h| h.content.contains("Parcels are tracked"))
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn an_empty_index_answers_nothing() {
+        let (_dir, index, manifest, _) = build(&[]);
+        assert_eq!(manifest.entries, 0);
+        assert!(index.search("shipping", 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_snapshot_with_a_path_outside_its_folder_is_refused() {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(1);
+        header.set_entry_type(tar::EntryType::Regular);
+        // Written raw: tar's own API refuses to build such a path.
+        header.as_old_mut().name[..10].copy_from_slice(b"../escaped");
+        header.set_cksum();
+        builder.append(&header, &b"x"[..]).unwrap();
+        let snapshot = Snapshot(builder.into_inner().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let inner = dir.path().join("inner");
+        std::fs::create_dir(&inner).unwrap();
+        assert!(matches!(
+            KnowledgeIndex::unpack(&snapshot, &inner),
+            Err(IndexError::NotASnapshot(_))
+        ));
+        assert!(!dir.path().join("escaped").exists());
+    }
+}
