@@ -131,10 +131,10 @@ impl Stream {
             .unwrap_or_default();
         for shard in shards {
             let Some(id) = shard.shard_id() else { continue };
-            let open = shard
-                .sequence_number_range()
-                .is_none_or(|range| range.ending_sequence_number().is_none());
-            if self.seen.contains(id) || (!open && position == ShardIteratorType::Latest) {
+            // Every shard, even one that reads as closed: the embedded engine gives its one
+            // open shard an ending sequence number as soon as it holds a record, and a shard
+            // that has really ended answers its first read with no next iterator.
+            if self.seen.contains(id) {
                 continue;
             }
             let iterator = self.iterator(id, position.clone(), None).await?;

@@ -219,6 +219,25 @@ async fn the_socket_is_served_on_the_apis_own_host_port_and_path_prefix() {
     }
 }
 
+/// The local server follows a table its seed has written to before the follower starts:
+/// the engine then describes its one open shard with an ending sequence number, which must
+/// not read as a shard that has ended (it did, and nothing was ever pushed).
+#[tokio::test]
+async fn a_table_that_holds_data_before_it_is_followed_is_pushed_from() {
+    let app = TestApp::builder().instant_answers().spawn().await;
+    let caller = new_caller();
+    let key = key_for(&app, caller, &[]).await;
+    let id = started(&app, caller).await;
+    let follower = app.app.follow_changes().await.unwrap();
+    let mut socket = open(&app, &id, Some(&key), None).await.unwrap();
+    let response = send(&app, caller, &id, &json!({"content": "After the seed"})).await;
+    assert_eq!(response.status(), 200);
+    follower.caught_up().await;
+    let frame = next_frame(&mut socket).await;
+    assert_eq!(frame["type"], "new_message");
+    assert_eq!(frame["message"]["parts"][0]["text"], "After the seed");
+}
+
 #[tokio::test]
 async fn a_sent_message_reaches_every_tab_of_its_conversation_as_stored_and_no_other() {
     let app = app().await;
