@@ -5,6 +5,7 @@
 //! questions from it. Indexing and searching are apart: a function that only searches
 //! links no crawler and no splitter.
 
+pub mod crawl;
 pub mod extract;
 pub mod index;
 pub mod language;
