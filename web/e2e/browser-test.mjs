@@ -40,6 +40,15 @@ const API_ORIGIN = new URL(API).origin;
 // "cut at a word boundary to at most 60 characters, the … included" has one answer.
 const FIRST_MESSAGE = 'Do you ship the Trail Runner 2 boots to Canada, and internationally to other countries?';
 const SECOND_MESSAGE = 'How long does delivery to Toronto take?';
+const THIRD_MESSAGE = 'Can I pick the boots up in Rotterdam instead?';
+const AGENT_NAME = 'Dana';
+const AGENT_MESSAGE = 'Hi, I am Dana from the shop. Yes, pick-up in Rotterdam is free.';
+const JOINED_NOTICE = 'A person from the team has joined the conversation.';
+
+// The agent routes (API.md §12) take a secret key. The local server seeds this development
+// key for its demo project (DEMO_SECRET_KEY in local/src/seed.rs: public, and it opens
+// nothing but that project); against another server, set SECRET_KEY.
+const SECRET_KEY = process.env.SECRET_KEY || 'sk_de30de30de30de30de30de30de30de30de30de30de30de30de30de30de30de30';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -125,8 +134,10 @@ let context;
 let page;
 let userDataDir;
 
-/** What the page did: every API request with its response, tagged with the step it happened in. */
+/** What the pages did: every API request with its response, tagged with the step and page it happened in. */
 const traffic = [];
+/** Every WebSocket a page opened, with the frames it received: {step, page, url, frames}. */
+const sockets = [];
 /** Problems seen while a step ran: console errors, page errors, failed requests, HTTP errors. */
 let problems = [];
 /** Called on the first problem of a step, so the step fails at once instead of timing out. */
@@ -161,6 +172,11 @@ async function launch() {
     timezoneId: 'UTC',
   });
   page = context.pages()[0] ?? (await context.newPage());
+  watch(page);
+}
+
+/** Records what a page does, and fails the running step on any problem it reports. */
+function watch(page) {
   page.setDefaultTimeout(WAIT_MS);
 
   page.on('console', (message) => {
@@ -185,6 +201,7 @@ async function launch() {
     if (new URL(url).origin !== API_ORIGIN) return;
     const entry = {
       step: stepTag,
+      page,
       method: request.method(),
       url,
       path: new URL(url).pathname + new URL(url).search,
@@ -200,12 +217,35 @@ async function launch() {
     ]);
     traffic.push(entry);
   });
+  page.on('websocket', (ws) => {
+    const socket = { step: stepTag, page, url: ws.url(), frames: [] };
+    sockets.push(socket);
+    ws.on('framereceived', ({ payload }) => socket.frames.push(String(payload)));
+    ws.on('socketerror', (error) => problem(`socket error: ${ws.url()}: ${error}`));
+  });
 }
 
-/** The API requests of the current step, optionally filtered by method and path pattern. */
-async function calls(method, pathPattern, { anyStep = false } = {}) {
+/** The API requests of the current step (of the first page unless `of` names another), by method and path pattern. */
+async function calls(method, pathPattern, { anyStep = false, of = page } = {}) {
   await Promise.all(traffic.map((t) => t.ready));
-  return traffic.filter((t) => (anyStep || t.step === stepTag) && t.method === method && pathPattern.test(t.path));
+  return traffic.filter(
+    (t) => t.page === of && (anyStep || t.step === stepTag) && t.method === method && pathPattern.test(t.path),
+  );
+}
+
+/** The JSON frames of a type that the sockets of page `of` received. */
+function framesReceived(of, type) {
+  return sockets
+    .filter((socket) => socket.page === of)
+    .flatMap((socket) => socket.frames)
+    .map((text) => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        return null; // `pong`
+      }
+    })
+    .filter((frame) => frame?.type === type);
 }
 
 /** Polls `read` until `accept` takes its value; fails with the last value seen. */
@@ -226,32 +266,33 @@ async function waitUntil(read, accept, what, timeout = WAIT_MS) {
 const widget = () => page.getByTestId('chat-widget');
 const messageItems = () => page.getByTestId('message-list').getByTestId('message');
 
-async function waitForChatReady() {
-  await page.locator('[data-testid="chat"][data-status="ready"]').waitFor();
+async function waitForChatReady(of = page) {
+  await of.locator('[data-testid="chat"][data-status="ready"]').waitFor();
 }
 
-async function waitForMessages(count) {
-  await page.waitForFunction(
+async function waitForMessages(count, of = page) {
+  await of.waitForFunction(
     (n) => document.querySelectorAll('[data-testid="message-list"] [data-testid="message"]').length === n,
     count,
     { timeout: WAIT_MS },
   );
 }
 
-async function pageMessages() {
-  return page.$$eval('[data-testid="message-list"] [data-testid="message"]', (items) =>
+async function pageMessages(of = page) {
+  return of.$$eval('[data-testid="message-list"] [data-testid="message"]', (items) =>
     items.map((li) => ({
       id: li.dataset.messageId,
       role: li.dataset.role,
       state: li.dataset.state,
+      author: li.querySelector('[data-testid="message-author"]')?.textContent ?? null,
       text: li.querySelector('[data-testid="message-text"]')?.textContent ?? '',
       feedback: li.querySelector('[data-testid="feedback"]')?.dataset.feedback ?? null,
     })),
   );
 }
 
-async function errorLine() {
-  return page.evaluate(() => {
+async function errorLine(of = page) {
+  return of.evaluate(() => {
     const line = document.querySelector('[data-testid="error-line"]');
     if (!line || line.hidden) return null;
     const message = line.querySelector('[data-testid="error-message"]')?.textContent.trim();
@@ -635,6 +676,99 @@ const steps = [
       equal(await errorLine(), null, 'the error line');
     },
   },
+  {
+    name: 'second-tab',
+    title: "a second tab shows the conversation and receives the first tab's next message through its socket",
+    screenshotOf: () => s.second,
+    async run() {
+      // Same browser profile, so the same saVid from localStorage: the same visitor, who may
+      // open the conversation in the list.
+      const second = await context.newPage();
+      s.second = second;
+      watch(second);
+      await second.goto(SITE_URL, { waitUntil: 'load' });
+      await second.locator('[data-testid="conversation-list"][data-state="ready"]').waitFor();
+      equal(await second.evaluate(() => window.chatDemo?.saVid), s.saVid, "the second tab's saVid");
+      await second.locator(`[data-testid="conversation-item"][data-conversation-id="${s.conversationId}"]`).click();
+      await waitForMessages(4, second);
+      await second.locator('[data-testid="chat"][data-status="ready"][data-live="open"]').waitFor();
+
+      // the socket: on the API's own host, port and path prefix, with only the publishable key
+      const opened = sockets.filter((socket) => socket.page === second);
+      equal(
+        opened.map((socket) => socket.url),
+        [`${API.replace(/^http/, 'ws')}/v2/conversations/${s.conversationId}/ws?apiKey=${s.config.publishableKey}`],
+        "the second tab's sockets",
+      );
+
+      // the first tab sends; the second must show it without reading the messages again
+      await second.evaluate(() => {
+        window.__e2eSameDocument = true;
+      });
+      await sendAndWait(THIRD_MESSAGE, 6);
+      const pushed = await waitUntil(
+        () => framesReceived(second, 'new_message').filter((f) => storedText(f.message ?? {}) === THIRD_MESSAGE),
+        (frames) => frames.length > 0,
+        'a new_message frame with the message on the second tab',
+      );
+      equal(pushed.length, 1, 'new_message frames with the message');
+      const [frame] = pushed;
+      equal([frame.chatId, frame.message.chatId, frame.message.role], [s.conversationId, s.conversationId, 'user'], 'the frame');
+      check(UUID.test(frame.message.id ?? ''), `the pushed message has its stored id: ${frame.message.id}`);
+      await waitForMessages(5, second);
+      const shown = await pageMessages(second);
+      equal(shown.map((m) => m.role), ['user', 'assistant', 'user', 'assistant', 'user'], 'the roles on the second tab (answers are not pushed)');
+      equal([shown[4].id, shown[4].text, shown[4].author], [frame.message.id, THIRD_MESSAGE, 'You'], 'the pushed message on the second tab');
+      equal(await second.evaluate(() => window.__e2eSameDocument ?? false), true, 'the second tab was not reloaded');
+      equal((await calls('GET', /^\/v2\/conversations\/[^/]+\/messages$/, { of: second })).map((r) => r.path), [`/v2/conversations/${s.conversationId}/messages`], 'message reads by the second tab (opening it only)');
+      equal(await errorLine(second), null, "the second tab's error line");
+
+      // The first tab got the same frame: its own message now carries the stored id, once.
+      const first = await waitUntil(() => pageMessages(), (m) => m[4]?.id === frame.message.id, "the first tab's copy of its message");
+      equal(first.map((m) => m.role), ['user', 'assistant', 'user', 'assistant', 'user', 'assistant'], 'the roles on the first tab (no duplicate)');
+      const stored = await apiOk('GET', `/conversations/${s.conversationId}/messages`, { token: (await demoState()).sessionToken });
+      equal([stored.data[4].id, stored.data[5].id], [frame.message.id, first[5].id], 'the stored ids of the third turn');
+      return `pushed ${frame.message.id} to the second tab over ${opened[0].url.replace(/\?.*/, '')}`;
+    },
+  },
+  {
+    name: 'human-agent',
+    title: 'a person of the team takes the conversation over and writes: the tabs show it live',
+    screenshotOf: () => s.second,
+    async run() {
+      const second = s.second;
+      const handoff = await api('POST', `/conversations/${s.conversationId}/handoff`, {
+        token: SECRET_KEY,
+        body: { humanAgent: { name: AGENT_NAME, image: null } },
+      });
+      check(handoff.status === 200, `the handoff answered ${handoff.status} (is SECRET_KEY a secret key of the page's project?): ${handoff.text.slice(0, 300)}`);
+      equal([handoff.json.isHumanHandled, handoff.json.humanAgent?.name], [true, AGENT_NAME], 'the conversation handed off');
+      for (const [tab, of] of [['first', page], ['second', second]]) {
+        const shown = of.getByTestId('notice');
+        await shown.waitFor();
+        equal(await shown.allTextContents(), [JOINED_NOTICE], `the notice on the ${tab} tab`);
+      }
+      equal(framesReceived(second, 'human_assigned'), [{ type: 'human_assigned', chatId: s.conversationId }], 'human_assigned frames on the second tab');
+
+      const written = await api('POST', `/conversations/${s.conversationId}/agent-messages`, {
+        token: SECRET_KEY,
+        body: { content: AGENT_MESSAGE },
+      });
+      check(written.status === 201, `the agent message answered ${written.status}: ${written.text.slice(0, 300)}`);
+      for (const [tab, of] of [['first', page], ['second', second]]) {
+        const shown = await waitUntil(() => pageMessages(of), (m) => m.some((x) => x.id === written.json.id), `the agent's message on the ${tab} tab`);
+        const agent = shown.at(-1);
+        equal([agent.id, agent.role, agent.author, agent.text], [written.json.id, 'human_agent', AGENT_NAME, AGENT_MESSAGE], `the agent's message, last on the ${tab} tab`);
+        // the notice stays where it happened: after the earlier messages, before the agent's
+        const order = await of.$$eval('[data-testid="message-list"] > li:not([data-testid="welcome-message"])', (items) =>
+          items.map((li) => li.dataset.testid),
+        );
+        equal(order.slice(-2), ['notice', 'message'], `the notice and the agent's message on the ${tab} tab`);
+      }
+      equal(await second.evaluate(() => window.__e2eSameDocument ?? false), true, 'the second tab was not reloaded');
+      equal(await errorLine(second), null, "the second tab's error line");
+    },
+  },
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -642,10 +776,10 @@ const steps = [
 
 const slug = (text) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 
-async function screenshot(file) {
-  if (!page) return;
+async function screenshot(file, of = page) {
+  if (!of) return;
   try {
-    await page.screenshot({ path: file, fullPage: false });
+    await of.screenshot({ path: file, fullPage: false });
   } catch (error) {
     console.log(`     (no screenshot: ${error.message})`);
   }
@@ -696,7 +830,7 @@ async function main() {
       if (!error && line) problems.push(`the page shows an error: ${line}`);
     }
     const file = path.join(SCREENSHOTS, `${stepTag}-${slug(step.name)}.png`);
-    await screenshot(file);
+    await screenshot(file, step.screenshotOf?.() ?? page);
     allowed = [];
     const ms = Date.now() - started;
     if (!error && problems.length === 0) {

@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from 'react';
 import { useChat } from '@ai-sdk/react';
 import { DefaultChatTransport } from 'ai';
-import { canRate, messageText } from './messages.js';
+import { canRate, messageText, notice, withStored } from './messages.js';
+import { openLiveSocket } from './liveSocket.js';
 import { fitBody, pageContext, pageUrl } from './pageContext.js';
 import { Feedback } from './Feedback.jsx';
 
@@ -26,6 +27,13 @@ function messageState(message, index, messages, status) {
 function MessageItem({ message, state, client, onError }) {
   const meta = message.metadata ?? {};
   const text = messageText(message);
+  if (meta.notice) {
+    return (
+      <li className="notice" data-testid="notice" role="status">
+        {text}
+      </li>
+    );
+  }
   const author =
     meta.storedRole === 'human_agent'
       ? (meta.humanAgent?.name ?? 'Support agent')
@@ -34,14 +42,18 @@ function MessageItem({ message, state, client, onError }) {
         : null;
   return (
     <li
-      className={`msg msg-${message.role}`}
+      className={`msg msg-${message.role}${meta.storedRole === 'human_agent' ? ' msg-human-agent' : ''}`}
       data-testid="message"
       data-role={meta.storedRole ?? message.role}
       data-message-id={message.id}
       data-state={state}
       aria-busy={state === 'streaming' ? 'true' : undefined}
     >
-      {author && <span className="msg-author">{author}</span>}
+      {author && (
+        <span className="msg-author" data-testid="message-author">
+          {author}
+        </span>
+      )}
       <div className="msg-bubble">
         <p className="msg-text" data-testid="message-text">
           {text}
@@ -122,7 +134,7 @@ export function ChatPanel({
       }),
   );
 
-  const { messages, sendMessage, status } = useChat({
+  const { messages, setMessages, sendMessage, status } = useChat({
     transport,
     messages: initialMessages,
     onFinish: ({ isError, isAbort }) => {
@@ -130,6 +142,40 @@ export function ChatPanel({
     },
     onError: (error) => latest.current.onError(error),
   });
+
+  // The conversation's live socket, while this panel shows it (a fresh page has none until
+  // its first send): messages from the visitor's other tabs and the site's team, and the
+  // moment a person takes over. Closed when the panel goes or moves to another conversation.
+  const [live, setLive] = useState('off');
+  useEffect(() => {
+    if (!conversationId) return undefined;
+    let wasOpen = false;
+    const socket = openLiveSocket(client.socketUrl(conversationId), {
+      onEvent: (frame) => {
+        if (frame.chatId !== conversationId) return;
+        if (frame.type === 'new_message' && frame.message) {
+          setMessages((shown) => withStored(shown, frame.message));
+        } else if (frame.type === 'human_assigned') {
+          setMessages((shown) => [...shown, notice('A person from the team has joined the conversation.')]);
+        }
+      },
+      onState: (state) => {
+        setLive(state);
+        // Nothing pushed while the socket was down is sent again: read what was missed.
+        if (state === 'open' && wasOpen) {
+          client.listMessages(conversationId).then(
+            (page) => setMessages((shown) => (page?.data ?? []).reduce(withStored, shown)),
+            () => {}, // the gap shows on the next reconnect or reload; the chat itself still works
+          );
+        }
+        if (state === 'open') wasOpen = true;
+      },
+    });
+    return () => {
+      socket.close();
+      setLive('off');
+    };
+  }, [client, conversationId, setMessages]);
 
   const [input, setInput] = useState('');
   const listRef = useRef(null);
@@ -152,7 +198,7 @@ export function ChatPanel({
   };
 
   return (
-    <section className="chat" aria-label="Chat" data-testid="chat" data-status={status}>
+    <section className="chat" aria-label="Chat" data-testid="chat" data-status={status} data-live={live}>
       <ol className="messages" ref={listRef} role="log" aria-live="polite" aria-label="Messages" data-testid="message-list">
         <li className="msg msg-assistant welcome" data-testid="welcome-message">
           <div className="msg-bubble">

@@ -200,6 +200,18 @@ export function createApiClient({ apiBase, publishableKey }) {
     getToken: token,
     authedFetch,
     messagesUrl: (conversationId) => url(`/conversations/${encodeURIComponent(conversationId)}/messages`),
+    /**
+     * The conversation's live socket (API.md §12): the API's own URL with ws: or wss:, so it
+     * reaches the same host, port and path prefix as every other call. It carries only the
+     * publishable key: the conversation id is the capability, and there is no way to send a
+     * header with a browser's WebSocket.
+     */
+    socketUrl(conversationId) {
+      const socket = new URL(url(`/conversations/${encodeURIComponent(conversationId)}/ws`));
+      socket.protocol = socket.protocol === 'https:' ? 'wss:' : 'ws:';
+      socket.search = new URLSearchParams({ apiKey: publishableKey }).toString();
+      return socket.href;
+    },
 
     /** GET /v2/projects/current?apiKey=<pk>: public settings, no Authorization header. */
     async getProject() {

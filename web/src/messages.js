@@ -42,3 +42,30 @@ export function canRate(message) {
   if (meta.stored) return meta.storedRole === 'assistant';
   return typeof meta.conversationId === 'string';
 }
+
+/**
+ * `shown` with a stored Message (one the live socket pushed, or a read) added at the end,
+ * unless it is shown already. The API does not answer a sent message's id, so the visitor's
+ * own message shows under the id the AI SDK gave it until its stored copy arrives: that
+ * copy takes its place (and id) instead of showing twice.
+ */
+export function withStored(shown, stored) {
+  if (typeof stored?.id !== 'string' || shown.some((m) => m.id === stored.id)) return shown;
+  const message = toUIMessage(stored);
+  if (message.role === 'user') {
+    const text = messageText(message).trim();
+    const own = shown.findIndex((m) => m.role === 'user' && !m.metadata?.stored && messageText(m).trim() === text);
+    if (own !== -1) return shown.map((m, i) => (i === own ? message : m));
+  }
+  return [...shown, message];
+}
+
+let noticeCounter = 0;
+/**
+ * A line of the chat that is no one's message (a person joined). It lives in the message list
+ * so that it stays where it happened among the messages; the transport sends only the last
+ * message's text, so it never reaches the API.
+ */
+export function notice(text) {
+  return { id: `notice-${++noticeCounter}`, role: 'system', parts: [{ type: 'text', text }], metadata: { notice: true } };
+}
