@@ -4,4 +4,6 @@
 //! redirect.
 
 pub mod address;
+pub mod robots;
+pub mod sitemap;
 pub mod urls;
