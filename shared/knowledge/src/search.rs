@@ -2,7 +2,6 @@
 //! best first (BM25 over each language's fields, a page's title and headings weighing more
 //! than its text).
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use tantivy::collector::TopDocs;
@@ -147,11 +146,6 @@ impl KnowledgeIndex {
                 })
             })
             .collect()
-    }
-
-    /// The languages (analyses) its entries went through.
-    pub fn analyses(&self) -> &BTreeSet<String> {
-        &self.manifest.analyses
     }
 }
 
