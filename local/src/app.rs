@@ -10,6 +10,10 @@ use chat_edge::wiring::BaseSettings;
 use chat_edge::{Base, Edge, StartupError};
 use chat_engine::settings::TurnSettings;
 use chat_identity::Identity;
+use chat_knowledge::blobs::S3Blobs;
+use chat_knowledge::crawl::fetch::Fetcher;
+use chat_knowledge::settings::KnowledgeSettings;
+use chat_knowledge::sync::Worker;
 use chat_live::Live;
 use chat_projects::CurrentProject;
 use chat_providers::settings::ProviderSettings;
@@ -22,8 +26,11 @@ use close_conversation::CloseConversation;
 use conversations::Conversations;
 use feedback::FeedbackFunction;
 use get_conversation::GetConversation;
+use knowledge_api::Knowledge;
 
 use crate::changes::{ChangeFollower, FollowError, follow_error};
+use crate::embedded_s3::EmbeddedS3;
+use crate::jobs::LocalQueue;
 
 /// Every setting any function reads: what the local server runs with.
 #[derive(Clone, Debug)]
@@ -34,6 +41,11 @@ pub struct LocalSettings {
     pub turns: TurnSettings,
     /// The model providers.
     pub providers: ProviderSettings,
+    /// The knowledge's bucket, caps and crawler (an embedded S3 engine when no
+    /// `S3_ENDPOINT_URL` is set).
+    pub knowledge: KnowledgeSettings,
+    /// Where the embedded S3 engine keeps its objects (a temporary folder by default).
+    pub blob_dir: Option<std::path::PathBuf>,
 }
 
 impl LocalSettings {
@@ -43,6 +55,8 @@ impl LocalSettings {
             base: BaseSettings::from_env(env)?,
             turns: TurnSettings::from_env(env)?,
             providers: ProviderSettings::from_env(env)?,
+            knowledge: KnowledgeSettings::from_env(env)?,
+            blob_dir: None,
         })
     }
 }
@@ -82,6 +96,14 @@ pub struct App {
     pub push: Arc<Push<DynamoStore>>,
     /// Reads the table's stream.
     pub streams: aws_sdk_dynamodbstreams::Client,
+    /// Sources, pages, Q&A pairs and `GET /v2/search`.
+    pub knowledge: Knowledge<DynamoStore, S3Blobs, LocalQueue>,
+    /// The knowledge's jobs, run in-process by [`App::worker`].
+    pub jobs: LocalQueue,
+    /// The crawl worker, as the crawl function runs it.
+    pub worker: Arc<Worker<DynamoStore, S3Blobs>>,
+    /// The embedded S3 engine, when no endpoint was configured.
+    pub s3: Option<EmbeddedS3>,
 }
 
 impl App {
@@ -104,7 +126,38 @@ impl App {
         if let Some(endpoint) = &settings.base.store.dynamo.endpoint {
             streams = streams.endpoint_url(endpoint);
         }
+        let mut knowledge_settings = settings.knowledge.clone();
+        let s3 = match knowledge_settings.s3_endpoint {
+            Some(_) => None,
+            None => {
+                let engine =
+                    EmbeddedS3::start(settings.blob_dir.as_deref(), &knowledge_settings.bucket)
+                        .await
+                        .map_err(|e| {
+                            StartupError::Other(format!("starting the embedded S3 engine: {e}"))
+                        })?;
+                knowledge_settings.s3_endpoint = Some(engine.endpoint().to_owned());
+                Some(engine)
+            }
+        };
+        let blobs = S3Blobs::new(
+            knowledge_settings.s3_client(&base.sdk),
+            knowledge_settings.bucket.clone(),
+        );
+        let fetcher = Fetcher::new(knowledge_settings.fetch())
+            .map_err(|e| StartupError::Other(format!("the crawler's HTTP client: {e}")))?;
+        let worker = Arc::new(Worker {
+            store: base.store.clone(),
+            blobs: blobs.clone(),
+            fetcher,
+            settings: knowledge_settings.sync(),
+        });
+        let jobs = crate::jobs::start(worker.clone());
         Ok(Self {
+            knowledge: Knowledge::with(&base, blobs, jobs.clone(), &knowledge_settings),
+            jobs,
+            worker,
+            s3,
             get: GetConversation::new(&base),
             projects: CurrentProject::new(&base),
             identity: Identity::new(&base),

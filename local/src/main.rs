@@ -16,6 +16,7 @@ use chat_domain::session::{Claims, TokenMinter, now_secs};
 use chat_edge::{secrets, telemetry};
 use chat_local::admin;
 use chat_local::app::LocalSettings;
+use chat_local::demo_shop::{self, DemoShop};
 use chat_local::seed::{DEMO_CONVERSATION, DEMO_PUBLISHABLE_KEY, demo_caller};
 use chat_local::settings::local_settings;
 use chat_local::site::{Site, serve_site};
@@ -220,6 +221,20 @@ struct ServeArgs {
     /// Do not serve the demo site.
     #[arg(long)]
     no_site: bool,
+    /// Where the demo shop listens: the website the demo project's knowledge is crawled
+    /// from at start.
+    #[arg(long, default_value = "127.0.0.1:3002")]
+    shop_addr: SocketAddr,
+    /// Do not serve, register or crawl the demo shop.
+    #[arg(long)]
+    no_shop: bool,
+    /// Also index this folder's Markdown, HTML and text files as documents of the demo
+    /// project (to try the assistant on your own docs).
+    #[arg(long)]
+    index_dir: Option<PathBuf>,
+    /// Keep the embedded S3 engine's objects in this folder (default: a temporary one).
+    #[arg(long)]
+    blob_dir: Option<PathBuf>,
 }
 
 /// How long the printed demo token is valid.
@@ -256,6 +271,8 @@ async fn run(cli: Cli) -> Result<(), MainError> {
         }
         Command::Admin(command) => run_admin(&settings, command).await,
         Command::Serve(args) => {
+            let mut settings = settings;
+            settings.blob_dir = args.blob_dir.clone();
             telemetry::init(&settings.base.edge.log);
             let options = StartOptions {
                 db_file: args.db_file,
@@ -266,7 +283,18 @@ async fn run(cli: Cli) -> Result<(), MainError> {
             let stack = start(settings, &options).await?;
             let listener = tokio::net::TcpListener::bind(args.addr).await?;
             let addr = listener.local_addr()?;
+            let shop = match !args.no_shop && !options.no_seed {
+                true => Some(serve_demo_shop(&stack, args.shop_addr).await?),
+                false => None,
+            };
+            let indexed = match &args.index_dir {
+                Some(dir) => Some(index_folder(&stack, dir).await?),
+                None => None,
+            };
             print_banner(&stack, &banner_settings, addr, options.no_seed).await?;
+            for line in shop.into_iter().chain(indexed) {
+                println!("{line}");
+            }
             let default_site = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist"));
             // Asked for: it must come up. Found built: served when its port is free.
             let (site_dir, required) = match args.site_dir {
@@ -303,6 +331,50 @@ async fn run(cli: Cli) -> Result<(), MainError> {
             Ok(())
         }
     }
+}
+
+/// How long the start waits for the demo shop's first crawl.
+const SHOP_SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Serves the demo shop on `addr`, registers it as the demo project's website and waits for
+/// its first crawl (any free port when `addr` is taken); a line saying what it found.
+async fn serve_demo_shop(
+    stack: &chat_local::startup::Stack,
+    addr: SocketAddr,
+) -> Result<String, MainError> {
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(_) => tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?,
+    };
+    let origin = format!("http://{}", listener.local_addr()?);
+    let shop = DemoShop::new(&demo_shop::default_root(), &origin)?;
+    tokio::spawn(demo_shop::serve_shop(
+        listener,
+        Arc::new(shop),
+        std::future::pending(),
+    ));
+    let source = demo_shop::register(&stack.app, &origin, SHOP_SYNC_WAIT).await?;
+    let report = source.last_sync.unwrap_or_default();
+    Ok(format!(
+        "demo shop: {origin} (the demo project's website: {} pages indexed, {} skipped{})",
+        report.pages_indexed + report.pages_unchanged,
+        report.pages_skipped,
+        report.error.map(|e| format!("; {e}")).unwrap_or_default(),
+    ))
+}
+
+/// Adds every Markdown, HTML and text file under `dir` to the demo project as a document
+/// and waits for them to be indexed.
+async fn index_folder(
+    stack: &chat_local::startup::Stack,
+    dir: &std::path::Path,
+) -> Result<String, MainError> {
+    let added = chat_local::folder::index_folder(&stack.app, dir).await?;
+    let _ = tokio::time::timeout(SHOP_SYNC_WAIT, stack.app.jobs.idle()).await;
+    Ok(format!(
+        "indexed {added} new documents from {}",
+        dir.display()
+    ))
 }
 
 /// A token signed with the newest configured key, read from its secret when the keys
@@ -498,5 +570,6 @@ async fn print_banner(
     println!(
         "  websocat 'ws://{addr}/v2/conversations/{DEMO_CONVERSATION}/ws?apiKey={DEMO_PUBLISHABLE_KEY}'"
     );
+    println!("  curl -s 'http://{addr}/v2/search?q=shipping&apiKey={DEMO_PUBLISHABLE_KEY}'");
     Ok(())
 }

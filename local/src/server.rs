@@ -60,12 +60,41 @@ pub enum Operation {
     AgentMessage,
     /// `POST /v2/conversations/{conversationId}/release`.
     Release,
+    /// `GET /v2/search`.
+    Search,
+    /// `GET /v2/knowledge/sources`.
+    ListSources,
+    /// `POST /v2/knowledge/sources`.
+    CreateSource,
+    /// `GET /v2/knowledge/sources/{sourceId}`.
+    GetSource,
+    /// `PATCH /v2/knowledge/sources/{sourceId}`.
+    UpdateSource,
+    /// `DELETE /v2/knowledge/sources/{sourceId}`.
+    DeleteSource,
+    /// `POST /v2/knowledge/sources/{sourceId}/sync`.
+    SyncSource,
+    /// `GET /v2/knowledge/sources/{sourceId}/pages`.
+    ListSourcePages,
+    /// `GET /v2/projects/{projectId}/qnas`.
+    ListQnas,
+    /// `POST /v2/projects/{projectId}/qnas`.
+    CreateQna,
+    /// `GET /v2/projects/{projectId}/qnas/{qnaId}`.
+    GetQna,
+    /// `PATCH /v2/projects/{projectId}/qnas/{qnaId}`.
+    UpdateQna,
+    /// `DELETE /v2/projects/{projectId}/qnas/{qnaId}`.
+    DeleteQna,
 }
 
 impl Operation {
     /// Whether a publishable key authorises it (its allowed origins decide CORS).
     pub fn takes_api_key(self) -> bool {
-        matches!(self, Self::CurrentProject | Self::IdentityInit)
+        matches!(
+            self,
+            Self::CurrentProject | Self::IdentityInit | Self::Search
+        )
     }
 }
 
@@ -82,7 +111,7 @@ pub struct Route {
 
 /// The API's routes: what [`route`] serves, and what `openapi.yaml` and `template.yaml`
 /// must declare (checked by the tests and `scripts/check-template.sh`).
-pub const ROUTES: [Route; 14] = [
+pub const ROUTES: [Route; 27] = [
     Route {
         method: "GET",
         template: "/v2/conversations/{conversationId}",
@@ -153,6 +182,71 @@ pub const ROUTES: [Route; 14] = [
         template: "/v2/conversations/{conversationId}/release",
         operation: Operation::Release,
     },
+    Route {
+        method: "GET",
+        template: "/v2/search",
+        operation: Operation::Search,
+    },
+    Route {
+        method: "GET",
+        template: "/v2/knowledge/sources",
+        operation: Operation::ListSources,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/knowledge/sources",
+        operation: Operation::CreateSource,
+    },
+    Route {
+        method: "GET",
+        template: "/v2/knowledge/sources/{sourceId}",
+        operation: Operation::GetSource,
+    },
+    Route {
+        method: "PATCH",
+        template: "/v2/knowledge/sources/{sourceId}",
+        operation: Operation::UpdateSource,
+    },
+    Route {
+        method: "DELETE",
+        template: "/v2/knowledge/sources/{sourceId}",
+        operation: Operation::DeleteSource,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/knowledge/sources/{sourceId}/sync",
+        operation: Operation::SyncSource,
+    },
+    Route {
+        method: "GET",
+        template: "/v2/knowledge/sources/{sourceId}/pages",
+        operation: Operation::ListSourcePages,
+    },
+    Route {
+        method: "GET",
+        template: "/v2/projects/{projectId}/qnas",
+        operation: Operation::ListQnas,
+    },
+    Route {
+        method: "POST",
+        template: "/v2/projects/{projectId}/qnas",
+        operation: Operation::CreateQna,
+    },
+    Route {
+        method: "GET",
+        template: "/v2/projects/{projectId}/qnas/{qnaId}",
+        operation: Operation::GetQna,
+    },
+    Route {
+        method: "PATCH",
+        template: "/v2/projects/{projectId}/qnas/{qnaId}",
+        operation: Operation::UpdateQna,
+    },
+    Route {
+        method: "DELETE",
+        template: "/v2/projects/{projectId}/qnas/{qnaId}",
+        operation: Operation::DeleteQna,
+    },
 ];
 
 /// The path parameters of `path` if it matches `template`.
@@ -202,10 +296,12 @@ pub fn resolve(method: &str, path: &str) -> Resolved {
 }
 
 /// The methods a preflight allows, spelled as template.yaml's preflights do.
-fn preflight_methods(methods: &[&str]) -> &'static str {
-    match (methods.contains(&"GET"), methods.contains(&"POST")) {
-        (true, false) => "GET,OPTIONS",
-        (false, true) => "POST,OPTIONS",
+pub fn preflight_methods(methods: &[&str]) -> &'static str {
+    let has = |method| methods.contains(&method);
+    match (has("GET"), has("POST"), has("PATCH") || has("DELETE")) {
+        (true, false, true) => "GET,PATCH,DELETE,OPTIONS",
+        (true, false, false) => "GET,OPTIONS",
+        (false, true, false) => "POST,OPTIONS",
         _ => "GET,POST,OPTIONS",
     }
 }
@@ -288,6 +384,19 @@ pub async fn route(
             app.agents.handle(req).await.map(lambda_body)
         }
         Operation::CurrentProject => app.projects.handle(req).await.map(lambda_body),
+        Operation::Search
+        | Operation::ListSources
+        | Operation::CreateSource
+        | Operation::GetSource
+        | Operation::UpdateSource
+        | Operation::DeleteSource
+        | Operation::SyncSource
+        | Operation::ListSourcePages
+        | Operation::ListQnas
+        | Operation::CreateQna
+        | Operation::GetQna
+        | Operation::UpdateQna
+        | Operation::DeleteQna => app.knowledge.handle(req).await.map(lambda_body),
         Operation::IdentityInit | Operation::IdentityMe => {
             app.identity.handle(req).await.map(lambda_body)
         }
@@ -437,7 +546,10 @@ mod tests {
             let path = route
                 .template
                 .replace("{conversationId}", "x")
-                .replace("{messageId}", "x");
+                .replace("{messageId}", "x")
+                .replace("{sourceId}", "x")
+                .replace("{projectId}", "x")
+                .replace("{qnaId}", "x");
             let Resolved::Route(found, _) = resolve(route.method, &path) else {
                 panic!("{} {}", route.method, route.template);
             };

@@ -30,6 +30,9 @@ pub fn with_local_defaults(env: Env<'_>) -> Env<'_> {
         "TABLE_NAME" => Some(DEFAULT_TABLE.to_owned()),
         "SESSION_SIGNING_KEYS" if !keys_in_secret => Some(DEV_SIGNING_KEYS.to_owned()),
         "CORS_ALLOWED_ORIGINS" => Some(DEV_CORS_ALLOWED_ORIGINS.to_owned()),
+        // The local server crawls its own demo shop, and the tests their own sites, on
+        // loopback; a deployment never does (the template does not set it).
+        "KNOWLEDGE_ALLOW_LOOPBACK" => Some("true".to_owned()),
         _ => None,
     })
 }
@@ -52,6 +55,7 @@ mod tests {
         assert_eq!(settings.base.store.table_name, DEFAULT_TABLE);
         assert!(settings.base.edge.signing_keys.inline().is_some());
         assert_eq!(settings.base.edge.cors, Cors::AnyOrigin);
+        assert!(settings.knowledge.policy.allow_loopback);
     }
 
     #[test]

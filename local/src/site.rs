@@ -81,7 +81,7 @@ impl Site {
 }
 
 /// `path` as a path below the site's root, when it names no parent and no absolute place.
-fn safe_relative(path: &str) -> Option<PathBuf> {
+pub(crate) fn safe_relative(path: &str) -> Option<PathBuf> {
     let decoded = path.split('?').next().unwrap_or("");
     let mut relative = PathBuf::new();
     for component in Path::new(decoded.trim_start_matches('/')).components() {
@@ -94,7 +94,7 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
     Some(relative)
 }
 
-fn content_type(path: &Path) -> &'static str {
+pub(crate) fn content_type(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
         "html" => "text/html; charset=utf-8",
         "js" | "mjs" => "text/javascript; charset=utf-8",
@@ -106,11 +106,16 @@ fn content_type(path: &Path) -> &'static str {
         "ico" => "image/x-icon",
         "woff2" => "font/woff2",
         "txt" => "text/plain; charset=utf-8",
+        "xml" => "application/xml",
         _ => "application/octet-stream",
     }
 }
 
-fn file_response(bytes: Bytes, kind: &'static str, cache: &'static str) -> Response<Full<Bytes>> {
+pub(crate) fn file_response(
+    bytes: Bytes,
+    kind: &'static str,
+    cache: &'static str,
+) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(bytes));
     response
         .headers_mut()
@@ -121,7 +126,7 @@ fn file_response(bytes: Bytes, kind: &'static str, cache: &'static str) -> Respo
     response
 }
 
-fn status(code: StatusCode) -> Response<Full<Bytes>> {
+pub(crate) fn status(code: StatusCode) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = code;
     response

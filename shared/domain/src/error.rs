@@ -67,6 +67,15 @@ pub enum ApiError {
         /// The id that was asked for.
         message_id: String,
     },
+    /// 404: no such knowledge source or Q&A pair in the caller's project, or a project id
+    /// that is not the caller's (API.md Part 3).
+    #[error("Resource not found!")]
+    NotFound {
+        /// `source`, `qna` or `project`.
+        resource: &'static str,
+        /// The id that was asked for.
+        id: String,
+    },
     /// 404: no route has this path.
     #[error("No such route")]
     RouteNotFound,
@@ -152,6 +161,7 @@ impl ApiError {
             }
             Self::ConversationNotFound { .. }
             | Self::MessageNotFound { .. }
+            | Self::NotFound { .. }
             | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -172,7 +182,7 @@ impl ApiError {
             Self::Forbidden | Self::OriginNotAllowed | Self::WrongCredential(_) => "FORBIDDEN",
             Self::ConversationNotFound { .. } => "CONVERSATION_NOT_FOUND",
             Self::MessageNotFound { .. } => "MESSAGE_NOT_FOUND",
-            Self::RouteNotFound => "NOT_FOUND",
+            Self::RouteNotFound | Self::NotFound { .. } => "NOT_FOUND",
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::Conflict { .. } => "CONFLICT",
             Self::Validation { .. } => "VALIDATION_ERROR",
@@ -217,6 +227,7 @@ impl ApiError {
                 Some(json!({ "conversationId": conversation_id }))
             }
             Self::MessageNotFound { message_id } => Some(json!({ "messageId": message_id })),
+            Self::NotFound { resource, id } => Some(json!({ "resource": resource, "id": id })),
             Self::Conflict {
                 resource,
                 conflicting_field,

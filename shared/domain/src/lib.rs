@@ -12,6 +12,7 @@ pub mod human_agent;
 pub mod ids;
 pub mod input;
 pub mod interrupted;
+pub mod knowledge;
 pub mod limits;
 pub mod listing;
 pub mod live;

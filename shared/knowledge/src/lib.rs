@@ -5,14 +5,20 @@
 //! questions from it. Indexing and searching are apart: a function that only searches
 //! links no crawler and no splitter.
 
+pub mod blobs;
+pub mod bundle;
+pub mod cache;
 pub mod crawl;
 pub mod extract;
 pub mod index;
+pub mod jobs;
 pub mod language;
 pub mod page;
 pub mod passages;
 pub mod search;
+pub mod settings;
 pub mod snapshot;
+pub mod sync;
 
 pub use index::{Entry, EntryKind, IndexBuilder};
 pub use page::{Page, Section};

@@ -16,7 +16,7 @@ pub const MAX_WORDS: usize = 500;
 pub const TARGET_WORDS: usize = 300;
 
 /// One passage of a page.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Passage {
     /// `<page key>#<position>`: stable while the page keeps its URL and shape.
     pub id: String,

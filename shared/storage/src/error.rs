@@ -30,6 +30,12 @@ pub enum StoreError {
     /// The conversation is not handled by a human agent, so no agent may write into it.
     #[error("conversation is not handled by a human agent")]
     NotHumanHandled,
+    /// A knowledge source has a sync queued or running already.
+    #[error("a sync is queued or running")]
+    Busy,
+    /// A conditional write lost to another writer (an index version published meanwhile).
+    #[error("changed by another writer")]
+    Changed,
     /// DynamoDB throttled the request past the SDK's retries.
     #[error("throttled: {0}")]
     Throttled(#[source] Cause),

@@ -21,6 +21,7 @@ pub mod feedback;
 pub mod import;
 pub mod items;
 pub mod keys;
+pub mod knowledge;
 pub mod messages;
 pub mod ports;
 pub mod projects;

@@ -394,3 +394,157 @@ pub trait ConnectionStore: Send + Sync {
         now: i64,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 }
+
+/// A project's knowledge settings, sources and pairs, read in one Query of its partition.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KnowledgeState {
+    /// The project's plan (`None` when the project has no settings item).
+    pub plan: Option<chat_domain::assistant::Plan>,
+    /// The version of its published index, if one was.
+    pub index_version: Option<String>,
+    /// Its sources, oldest first.
+    pub sources: Vec<chat_domain::knowledge::Source>,
+    /// Its question-and-answer pairs, oldest first.
+    pub qnas: Vec<chat_domain::knowledge::Qna>,
+}
+
+/// A project's knowledge sources.
+pub trait SourceStore: Send + Sync {
+    /// The project's plan, index version, sources and pairs, in one Query.
+    fn knowledge(
+        &self,
+        project: ProjectId,
+    ) -> impl Future<Output = Result<KnowledgeState, StoreError>> + Send;
+
+    /// Source `id` of `project` (`NotFound`).
+    fn source(
+        &self,
+        project: ProjectId,
+        id: Uuid,
+    ) -> impl Future<Output = Result<chat_domain::knowledge::Source, StoreError>> + Send;
+
+    /// Stores a new source; with `claim` (its normalized start URL) in one transaction
+    /// with the URL's claim, refused (`Exists`) when another source holds it.
+    fn create_source(
+        &self,
+        project: ProjectId,
+        source: &chat_domain::knowledge::Source,
+        claim: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Replaces source `source` (which must exist) and moves its URL claim from
+    /// `old_claim` to `new_claim` when they differ (`Exists` when taken).
+    fn replace_source(
+        &self,
+        project: ProjectId,
+        source: &chat_domain::knowledge::Source,
+        old_claim: Option<&str>,
+        new_claim: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes source `id` and its URL claim; the source as it was (`NotFound`).
+    fn delete_source(
+        &self,
+        project: ProjectId,
+        id: Uuid,
+        claim: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Marks source `id` queued, unless a sync is queued or running (`Busy`); the source
+    /// as stored (`NotFound`).
+    fn queue_sync(
+        &self,
+        project: ProjectId,
+        id: Uuid,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<chat_domain::knowledge::Source, StoreError>> + Send;
+
+    /// Records where a sync of source `id` is: its status, its report, and when the
+    /// schedule next syncs it. `NotFound` when the source was removed meanwhile.
+    fn record_sync(
+        &self,
+        project: ProjectId,
+        id: Uuid,
+        status: chat_domain::knowledge::SourceStatus,
+        report: &chat_domain::knowledge::SyncReport,
+        next: Option<Timestamp>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Up to `limit` sources whose scheduled sync is due at `now`, oldest due first.
+    fn due_sources(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(ProjectId, Uuid)>, StoreError>> + Send;
+}
+
+/// A project's question-and-answer pairs.
+pub trait QnaStore: Send + Sync {
+    /// Pair `id` of `project` (`NotFound`).
+    fn qna(
+        &self,
+        project: ProjectId,
+        id: Uuid,
+    ) -> impl Future<Output = Result<chat_domain::knowledge::Qna, StoreError>> + Send;
+
+    /// Stores `qna`: a new one (`Exists` if the id is taken) or, with `replace`, over an
+    /// existing one (`NotFound` if it is gone).
+    fn put_qna(
+        &self,
+        project: ProjectId,
+        qna: &chat_domain::knowledge::Qna,
+        replace: bool,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes pair `id` (`NotFound`).
+    fn delete_qna(
+        &self,
+        project: ProjectId,
+        id: Uuid,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The pages a source's syncs found.
+pub trait PageStore: Send + Sync {
+    /// Every page record of source `source`, in URL order.
+    fn pages(
+        &self,
+        project: ProjectId,
+        source: Uuid,
+    ) -> impl Future<Output = Result<Vec<chat_domain::knowledge::PageRecord>, StoreError>> + Send;
+
+    /// Writes `pages` (25 to a batch, unprocessed ones retried).
+    fn put_pages(
+        &self,
+        project: ProjectId,
+        source: Uuid,
+        pages: &[chat_domain::knowledge::PageRecord],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes the records of the pages at `urls`.
+    fn delete_pages(
+        &self,
+        project: ProjectId,
+        source: Uuid,
+        urls: &[String],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Which index snapshot of a project is current: named in the project's settings item, so
+/// the read a turn already makes tells whether a cached index is current.
+pub trait IndexVersionStore: Send + Sync {
+    /// The current version of `project`'s index, if one was published.
+    fn index_version(
+        &self,
+        project: ProjectId,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Makes `version` current if `expected` still is (`Changed` otherwise; `NotFound`
+    /// without a project settings item).
+    fn publish_index_version(
+        &self,
+        project: ProjectId,
+        version: &str,
+        expected: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

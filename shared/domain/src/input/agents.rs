@@ -2,12 +2,12 @@
 //! message carries its text. Shape errors are 400 naming the field (dotted inside
 //! `humanAgent`); limits are 422.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::human_agent::HumanAgent;
 use crate::input::completion::message_content;
-use crate::input::json_object_body;
+use crate::input::required_object;
 
 /// The longest agent name, in characters (after trimming).
 pub const MAX_AGENT_NAME_CHARS: usize = 100;
@@ -94,11 +94,6 @@ impl AgentMessageRequest {
         let content = message_content(body.get("content"), "content")?;
         Ok(Self { content })
     }
-}
-
-fn required_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    json_object_body(bytes)?
-        .ok_or_else(|| ApiError::invalid("body", "the request body must be a JSON object"))
 }
 
 /// An absolute `https://` URL with a host, no blanks or control characters, within

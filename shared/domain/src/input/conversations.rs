@@ -162,7 +162,12 @@ impl MessageQuery {
 
 /// An integer parameter: 400 when it is not one (a sign and digits), 422 outside
 /// `min..=max` (an integer too large for any count is outside too).
-fn integer(raw: Option<&str>, field: &str, min: u64, max: u64) -> Result<Option<u64>, ApiError> {
+pub(crate) fn integer(
+    raw: Option<&str>,
+    field: &str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, ApiError> {
     let Some(raw) = raw else { return Ok(None) };
     let digits = raw.strip_prefix(['-', '+']).unwrap_or(raw);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {

@@ -10,6 +10,7 @@ pub mod agents;
 pub mod completion;
 pub mod conversations;
 pub mod feedback;
+pub mod knowledge;
 pub mod send;
 
 /// The largest request body accepted, checked before parsing.
@@ -65,6 +66,12 @@ pub fn json_object_body(bytes: &[u8]) -> Result<Option<Map<String, Value>>, ApiE
             "the request body is not valid JSON",
         )),
     }
+}
+
+/// Parses a body that must be a JSON object (400 when empty or anything else).
+pub fn required_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    json_object_body(bytes)?
+        .ok_or_else(|| ApiError::invalid("body", "the request body must be a JSON object"))
 }
 
 /// A close reason: trimmed, at most [`MAX_CLOSE_REASON_CHARS`] characters, never empty.

@@ -4,6 +4,8 @@
 //! redirect.
 
 pub mod address;
+pub mod crawler;
+pub mod fetch;
 pub mod robots;
 pub mod sitemap;
 pub mod urls;

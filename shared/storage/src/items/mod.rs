@@ -20,7 +20,10 @@ pub mod connection;
 pub mod conversation;
 pub mod message;
 pub mod message_pointer;
+pub mod page;
 pub mod project;
+pub mod qna;
+pub mod source;
 pub mod visitor;
 
 /// A DynamoDB item.

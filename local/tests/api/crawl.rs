@@ -1,0 +1,277 @@
+//! The crawl's rules and its hostile sites (API.md §13), each against a site this test
+//! serves on loopback: robots.txt and sitemaps, redirects, sizes, types, slow and broken
+//! pages, endless link farms, and the public-address rule with loopback forbidden. Each
+//! shows its reason in the page list or the source's `lastSync`; none loses what an
+//! earlier sync indexed.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chat_domain::assistant::Plan;
+use chat_testkit::{TestApp, serve_http};
+use http_body_util::Full;
+use serde_json::Value;
+
+use crate::knowledge::{add_site, call, html, pages, project, search, serve_pages, settled, shop};
+
+type Reply = hyper::Response<Full<Bytes>>;
+
+fn reply(status: u16, kind: &str, body: impl Into<Bytes>) -> Reply {
+    let mut response = hyper::Response::new(Full::new(body.into()));
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+    response
+        .headers_mut()
+        .insert("content-type", kind.parse().unwrap());
+    response
+}
+
+fn redirect(to: &str) -> Reply {
+    let mut response = reply(302, "text/html", "moved");
+    response
+        .headers_mut()
+        .insert("location", to.parse().unwrap());
+    response
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A site of every hostile page, linked from its home page.
+async fn hostile_site() -> String {
+    let bomb = Arc::new(gzip(&vec![b'a'; 60 * 1024 * 1024]));
+    serve_http(move |req: hyper::Request<hyper::body::Incoming>| {
+        let bomb = bomb.clone();
+        async move {
+            let origin = format!("http://{}", req.headers()["host"].to_str().unwrap());
+            let links = [
+                "/loop", "/elsewhere", "/private", "/huge", "/bomb", "/slow", "/image",
+                "/farm", "/broken", "/script", "/tagged", "/notes.md", "/gone",
+            ]
+            .iter()
+            .map(|path| format!("<a href=\"{path}\">{path}</a>"))
+            .collect::<String>();
+            match req.uri().path() {
+                "/" => reply(200, "text/html", html("Hostile", &format!("<p>Home of the test site, with enough words to be a page.</p>{links}"))),
+                "/robots.txt" => reply(200, "text/plain", format!("User-agent: *\nAllow: /\nSitemap: {origin}/index.xml.gz\n")),
+                "/index.xml.gz" => reply(200, "application/gzip", gzip(format!(
+                    "<?xml version=\"1.0\"?><sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\
+                     <sitemap><loc>{origin}/pages.xml</loc></sitemap></sitemapindex>").as_bytes())),
+                "/pages.xml" => reply(200, "application/xml", format!(
+                    "<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\"><url><loc>{origin}/from-sitemap</loc></url><url><loc>https://elsewhere.example/x</loc></url></urlset>")),
+                "/from-sitemap" => reply(200, "text/html", html("Listed", "<p>Only the sitemap links to this page about lanterns.</p>")),
+                "/loop" => redirect("/loop-2"),
+                "/loop-2" => redirect("/loop"),
+                "/elsewhere" => redirect("https://elsewhere.example/"),
+                "/private" => redirect("http://10.0.0.7/admin"),
+                "/huge" => reply(200, "text/html", vec![b'x'; 20 * 1024 * 1024]),
+                "/bomb" => {
+                    let mut response = reply(200, "text/html", Bytes::from(bomb.to_vec()));
+                    response.headers_mut().insert("content-encoding", "gzip".parse().unwrap());
+                    response
+                }
+                "/slow" => {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    reply(200, "text/html", "late")
+                }
+                "/image" => reply(200, "image/png", vec![0x89, b'P', b'N', b'G']),
+                "/farm" => {
+                    let many: String = (0..10_000).map(|i| format!("<a href=\"/farm/{i}\">{i}</a>")).collect();
+                    reply(200, "text/html", html("Farm", &format!("<p>A page of ten thousand links.</p>{many}")))
+                }
+                path if path.starts_with("/farm/") => reply(200, "text/html", html("Day", "<p>One more day of an endless calendar.</p><a href=\"next\">next</a>")),
+                "/broken" => reply(200, "text/html", "<html><body><main><h1>Broken<p>Unclosed <b>tags about kayaks<div>and more"),
+                "/script" => reply(200, "text/html", "<html><head><title>App</title></head><body><div id=\"root\"></div><script>render()</script></body></html>"),
+                "/tagged" => {
+                    let mut response = reply(200, "text/html", html("Tagged", "<p>A page its header keeps out.</p>"));
+                    response.headers_mut().insert("x-robots-tag", "noindex".parse().unwrap());
+                    response
+                }
+                "/notes.md" => reply(200, "text/markdown", "# Notes\n\nMarkdown pages about canoes are indexed too."),
+                _ => reply(404, "text/html", "missing"),
+            }
+        }
+    })
+    .await
+}
+
+fn reason(
+    pages: &std::collections::HashMap<String, (String, Value)>,
+    path: &str,
+) -> (String, String) {
+    let (status, reason) = pages
+        .get(path)
+        .unwrap_or_else(|| panic!("{path} not listed: {pages:?}"));
+    (
+        status.clone(),
+        reason.as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn every_hostile_page_is_kept_out_with_its_reason_and_the_rest_is_indexed() {
+    let app = TestApp::builder()
+        .env("KNOWLEDGE_FETCH_TIMEOUT_MS", "700")
+        .spawn()
+        .await;
+    let project = project(&app, Plan::Free).await;
+    let site = hostile_site().await;
+    let source = add_site(&app, &project, &format!("{site}/")).await;
+    assert_eq!(source["status"], "idle", "{source}");
+    let id = source["id"].as_str().unwrap();
+    let pages = pages(&app, &project, id).await;
+
+    let expect = [
+        ("/loop", "skipped", "more than 5 redirects"),
+        ("/elsewhere", "skipped", "redirect to another site"),
+        ("/private", "skipped", "a private address"),
+        ("/huge", "skipped", "larger than 5 MB"),
+        ("/bomb", "skipped", "larger than 5 MB"),
+        ("/slow", "failed", "timed out"),
+        ("/image", "skipped", "not a text page (image/png)"),
+        ("/script", "skipped", "rendered by JavaScript"),
+        ("/tagged", "skipped", "noindex (X-Robots-Tag)"),
+    ];
+    for (path, status, words) in expect {
+        let (got, why) = reason(&pages, path);
+        assert_eq!(got, status, "{path}: {why}");
+        assert!(why.contains(words), "{path}: {why}");
+    }
+    for path in ["/", "/broken", "/notes.md", "/from-sitemap", "/farm"] {
+        assert_eq!(reason(&pages, path).0, "indexed", "{path}");
+    }
+    // The calendar and the link farm stop at the free plan's 100 pages.
+    assert!(pages.len() <= 100 + 20, "{}", pages.len());
+    assert!(pages.len() >= 90, "{}", pages.len());
+    assert!(!pages.keys().any(|p| p.contains("elsewhere.example")));
+    assert_eq!(search(&app, &project, "kayaks").await[0]["path"], "/broken");
+    assert_eq!(
+        search(&app, &project, "canoes").await[0]["path"],
+        "/notes.md"
+    );
+    assert_eq!(
+        search(&app, &project, "lanterns").await[0]["path"],
+        "/from-sitemap"
+    );
+}
+
+#[tokio::test]
+async fn a_site_that_forbids_everything_or_cannot_be_reached_fails_with_why() {
+    let app = TestApp::builder().spawn().await;
+    let project = project(&app, Plan::Free).await;
+    let closed = serve_http(|req: hyper::Request<hyper::body::Incoming>| async move {
+        match req.uri().path() {
+            "/robots.txt" => reply(200, "text/plain", "User-agent: *\nDisallow: /\n"),
+            _ => reply(
+                200,
+                "text/html",
+                html("Closed", "<p>Nobody may crawl this.</p>"),
+            ),
+        }
+    })
+    .await;
+    let source = add_site(&app, &project, &format!("{closed}/")).await;
+    assert_eq!(source["status"], "failed", "{source}");
+    assert!(
+        source["lastSync"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("robots.txt"),
+        "{source}"
+    );
+
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = format!("http://{}/", free.local_addr().unwrap());
+    drop(free);
+    let source = add_site(&app, &project, &gone).await;
+    assert_eq!(source["status"], "failed", "{source}");
+    assert!(
+        source["lastSync"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("unreachable"),
+        "{source}"
+    );
+}
+
+#[tokio::test]
+async fn a_page_failing_now_and_then_keeps_its_content_until_the_third_failure() {
+    let app = TestApp::builder().spawn().await;
+    let project = project(&app, Plan::Free).await;
+    let served = shop();
+    let site = serve_pages(served.clone()).await;
+    let source = add_site(&app, &project, &format!("{site}/")).await;
+    let id = source["id"].as_str().unwrap().to_owned();
+    served
+        .lock()
+        .unwrap()
+        .insert("/returns".into(), (503, "text/html", "down".into()));
+    for round in 1..=3 {
+        let (status, _) = call(
+            &app,
+            "POST",
+            &format!("/v2/knowledge/sources/{id}/sync"),
+            Some(&project.secret),
+            None,
+        )
+        .await;
+        assert_eq!(status, 202);
+        settled(&app, &project, &id).await;
+        let (state, why) = reason(&pages(&app, &project, &id).await, "/returns");
+        let found = !search(&app, &project, "refund").await.is_empty();
+        if round < 3 {
+            assert_eq!(state, "indexed", "round {round}: {why}");
+            assert!(why.contains(&format!("{round} of 3")), "{why}");
+            assert!(found, "round {round}: the last good content still answers");
+        } else {
+            assert_eq!(state, "failed", "{why}");
+            assert!(
+                !found,
+                "after the third failure in a row it leaves the index"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_loopback_forbidden_no_connection_is_made_to_a_loopback_address_or_name() {
+    let app = TestApp::builder()
+        .env("KNOWLEDGE_ALLOW_LOOPBACK", "false")
+        .spawn()
+        .await;
+    let project = project(&app, Plan::Free).await;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let seen = hits.clone();
+    let site = serve_http(move |_req: hyper::Request<hyper::body::Incoming>| {
+        let seen = seen.clone();
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            reply(200, "text/html", html("Local", "<p>Never fetched.</p>"))
+        }
+    })
+    .await;
+    let port = site.rsplit(':').next().unwrap().to_owned();
+    for url in [
+        format!("http://127.0.0.1:{port}/"),
+        format!("http://localhost:{port}/"),
+        format!("http://[::ffff:127.0.0.1]:{port}/"),
+        // The same address spelled as a number (another path: one site, one source).
+        format!("http://2130706433:{port}/docs/"),
+    ] {
+        let source = add_site(&app, &project, &url).await;
+        assert_eq!(source["status"], "failed", "{url}: {source}");
+        let error = source["lastSync"]["error"].as_str().unwrap();
+        assert!(error.contains("address refused"), "{url}: {error}");
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "no request reached the site"
+    );
+    assert_eq!(search(&app, &project, "fetched").await, Vec::<Value>::new());
+}

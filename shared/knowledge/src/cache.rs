@@ -1,0 +1,96 @@
+//! A warm function's indexes: each project's current snapshot, fetched once from the blob
+//! store, unpacked under `/tmp` and kept open (memory-mapped) while the version the
+//! project item names stays the same. A current cache costs no round trip.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chat_domain::ids::ProjectId;
+use uuid::Uuid;
+
+use crate::IndexError;
+use crate::blobs::{BlobError, BlobStore, snapshot_key};
+use crate::search::KnowledgeIndex;
+use crate::snapshot::Snapshot;
+
+/// Why an index could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The snapshot could not be fetched.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// The snapshot the project names is not in the store.
+    #[error("the index snapshot {0} is missing")]
+    Missing(String),
+    /// The snapshot could not be opened.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+/// The projects' open indexes.
+pub struct IndexCache {
+    root: PathBuf,
+    open: Mutex<HashMap<Uuid, (String, Arc<KnowledgeIndex>)>>,
+}
+
+impl IndexCache {
+    /// A cache unpacking snapshots under `root` (`/tmp/knowledge` on Lambda).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The open index of `project` at `version`, if the cache holds it.
+    pub fn cached(&self, project: ProjectId, version: &str) -> Option<Arc<KnowledgeIndex>> {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.get(&project.0)
+            .filter(|(v, _)| v == version)
+            .map(|(_, index)| index.clone())
+    }
+
+    /// The index of `project` at `version`: the open one, else fetched from `blobs`,
+    /// unpacked and opened (an older version of the project is dropped).
+    pub async fn index<B: BlobStore>(
+        &self,
+        blobs: &B,
+        project: ProjectId,
+        version: &str,
+    ) -> Result<Arc<KnowledgeIndex>, CacheError> {
+        if let Some(index) = self.cached(project, version) {
+            return Ok(index);
+        }
+        let dir = self.root.join(project.0.to_string()).join(version);
+        let index = match KnowledgeIndex::open(&dir) {
+            Ok(index) => index,
+            Err(_) => {
+                let key = snapshot_key(project, version);
+                let bytes = blobs.get(&key).await?.ok_or(CacheError::Missing(key))?;
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || {
+                    // Unpacked beside, then moved in: a half-written folder is never opened.
+                    let parent = dir.parent().unwrap_or(&dir).to_path_buf();
+                    std::fs::create_dir_all(&parent)?;
+                    let staging = tempfile::tempdir_in(&parent)?;
+                    Snapshot(bytes.to_vec()).unpack(staging.path())?;
+                    let _ = std::fs::remove_dir_all(&dir);
+                    std::fs::rename(staging.keep(), &dir)?;
+                    KnowledgeIndex::open(&dir)
+                })
+                .await
+                .map_err(|e| IndexError::Io(std::io::Error::other(e)))??
+            }
+        };
+        let index = Arc::new(index);
+        let replaced = {
+            let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            open.insert(project.0, (version.to_owned(), index.clone()))
+        };
+        if let Some((old, _)) = replaced.filter(|(old, _)| old != version) {
+            let _ = std::fs::remove_dir_all(self.root.join(project.0.to_string()).join(old));
+        }
+        Ok(index)
+    }
+}
