@@ -46,6 +46,8 @@ pub struct LocalSettings {
     pub knowledge: KnowledgeSettings,
     /// Where the embedded S3 engine keeps its objects (a temporary folder by default).
     pub blob_dir: Option<std::path::PathBuf>,
+    /// Where the embedded S3 engine listens (a free loopback port by default).
+    pub blob_addr: Option<std::net::SocketAddr>,
 }
 
 impl LocalSettings {
@@ -57,6 +59,7 @@ impl LocalSettings {
             providers: ProviderSettings::from_env(env)?,
             knowledge: KnowledgeSettings::from_env(env)?,
             blob_dir: None,
+            blob_addr: None,
         })
     }
 }
@@ -130,12 +133,15 @@ impl App {
         let s3 = match knowledge_settings.s3_endpoint {
             Some(_) => None,
             None => {
-                let engine =
-                    EmbeddedS3::start(settings.blob_dir.as_deref(), &knowledge_settings.bucket)
-                        .await
-                        .map_err(|e| {
-                            StartupError::Other(format!("starting the embedded S3 engine: {e}"))
-                        })?;
+                let engine = EmbeddedS3::start(
+                    settings.blob_dir.as_deref(),
+                    settings.blob_addr,
+                    &knowledge_settings.bucket,
+                )
+                .await
+                .map_err(|e| {
+                    StartupError::Other(format!("starting the embedded S3 engine: {e}"))
+                })?;
                 knowledge_settings.s3_endpoint = Some(engine.endpoint().to_owned());
                 Some(engine)
             }

@@ -24,10 +24,11 @@ pub struct EmbeddedS3 {
 }
 
 impl EmbeddedS3 {
-    /// Starts an engine on `127.0.0.1` at a free port, keeping objects under `dir` (a
-    /// temporary folder when `None`), with `bucket` created.
+    /// Starts an engine on `addr` (`127.0.0.1` at a free port when `None`), keeping objects
+    /// under `dir` (a temporary folder when `None`), with `bucket` created.
     pub async fn start(
         dir: Option<&Path>,
+        addr: Option<SocketAddr>,
         bucket: &str,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let (root, temporary) = match dir {
@@ -43,7 +44,8 @@ impl EmbeddedS3 {
         let mut builder = s3s::service::S3ServiceBuilder::new(fs);
         builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         let service = builder.build();
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let addr = addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = TcpListener::bind(addr).await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let task = tokio::spawn(async move {
             loop {

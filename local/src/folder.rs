@@ -47,7 +47,7 @@ pub fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// A document's title: a Markdown file's first `# ` heading, else its file name.
-fn title(path: &Path, text: &str) -> String {
+pub fn title(path: &Path, text: &str) -> String {
     let heading = text
         .lines()
         .find_map(|line| line.strip_prefix("# "))

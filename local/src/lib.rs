@@ -8,6 +8,7 @@
 //! operator's commands.
 
 pub mod admin;
+pub mod admin_knowledge;
 pub mod app;
 pub mod body;
 pub mod changes;

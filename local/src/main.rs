@@ -12,9 +12,11 @@ use chat_domain::assistant::{Assistant, Plan, ProviderKind, Tier};
 use chat_domain::env::Env;
 use chat_domain::error::DisplayChain;
 use chat_domain::ids::{Caller, ProjectId, VisitorId, new_id};
+use chat_domain::knowledge::{PageStatus, Schedule};
 use chat_domain::session::{Claims, TokenMinter, now_secs};
 use chat_edge::{secrets, telemetry};
 use chat_local::admin;
+use chat_local::admin_knowledge::AdminKnowledge;
 use chat_local::app::LocalSettings;
 use chat_local::demo_shop::{self, DemoShop};
 use chat_local::seed::{DEMO_CONVERSATION, DEMO_PUBLISHABLE_KEY, demo_caller};
@@ -135,6 +137,39 @@ enum AdminCommand {
         #[arg(long)]
         key: String,
     },
+    /// Add a website (`--url`) or a document (`--file`) to a project's knowledge; with
+    /// KNOWLEDGE_QUEUE_URL it is queued for the crawl function, else synced here; prints it.
+    AddSource(AddSourceArgs),
+    /// List a project's knowledge sources.
+    Sources {
+        /// The project.
+        #[arg(long)]
+        project: Uuid,
+    },
+    /// Sync a source now (queued, or run here); prints it after.
+    Sync {
+        /// The project.
+        #[arg(long)]
+        project: Uuid,
+        /// The source.
+        #[arg(long)]
+        source: Uuid,
+    },
+    /// A source's pages, and why each is in or out.
+    Pages {
+        /// The project.
+        #[arg(long)]
+        project: Uuid,
+        /// The source.
+        #[arg(long)]
+        source: Uuid,
+        /// Only `indexed`, `skipped` or `failed` pages.
+        #[arg(long, value_parser = spelled::<PageStatus>())]
+        status: Option<PageStatus>,
+    },
+    /// A project's question-and-answer pairs.
+    #[command(subcommand)]
+    Qna(QnaCommand),
     /// Put every conversation stored before the project index existed into it (a Scan of
     /// the table, then one update per such conversation; again, it finds none); prints how
     /// many.
@@ -160,6 +195,68 @@ enum AdminCommand {
         #[arg(long)]
         any_origin: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum QnaCommand {
+    /// Add a pair; prints it.
+    Add {
+        /// The project.
+        #[arg(long)]
+        project: Uuid,
+        /// The question, 1-500 characters.
+        #[arg(long)]
+        question: String,
+        /// The answer as it is to be given, 1-10,000 characters.
+        #[arg(long)]
+        answer: String,
+    },
+    /// List the pairs.
+    List {
+        /// The project.
+        #[arg(long)]
+        project: Uuid,
+    },
+    /// Remove a pair.
+    Delete {
+        /// The project.
+        #[arg(long)]
+        project: Uuid,
+        /// The pair.
+        #[arg(long)]
+        qna: Uuid,
+    },
+}
+
+#[derive(clap::Args)]
+struct AddSourceArgs {
+    /// The project.
+    #[arg(long)]
+    project: Uuid,
+    /// A website's start URL.
+    #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+    url: Option<String>,
+    /// A document: a Markdown, HTML or text file.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// A document's title (default: its first heading, else its file name).
+    #[arg(long, requires = "file")]
+    title: Option<String>,
+    /// A document's URL, to cite it by.
+    #[arg(long, requires = "file")]
+    cite_url: Option<String>,
+    /// A website's page cap (default: the plan's).
+    #[arg(long)]
+    max_pages: Option<u32>,
+    /// How often a website is synced.
+    #[arg(long, value_parser = spelled::<Schedule>())]
+    schedule: Option<Schedule>,
+    /// A path glob crawled besides the start URL's path (repeat for more).
+    #[arg(long)]
+    include: Vec<String>,
+    /// A path glob never crawled (repeat for more).
+    #[arg(long)]
+    exclude: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -235,6 +332,10 @@ struct ServeArgs {
     /// Keep the embedded S3 engine's objects in this folder (default: a temporary one).
     #[arg(long)]
     blob_dir: Option<PathBuf>,
+    /// Serve the embedded S3 engine on this address, for other local processes such as
+    /// `cargo lambda watch` (default: a free loopback port).
+    #[arg(long)]
+    s3_addr: Option<SocketAddr>,
 }
 
 /// How long the printed demo token is valid.
@@ -273,6 +374,7 @@ async fn run(cli: Cli) -> Result<(), MainError> {
         Command::Serve(args) => {
             let mut settings = settings;
             settings.blob_dir = args.blob_dir.clone();
+            settings.blob_addr = args.s3_addr;
             telemetry::init(&settings.base.edge.log);
             let options = StartOptions {
                 db_file: args.db_file,
@@ -472,6 +574,89 @@ async fn run_admin(settings: &LocalSettings, command: AdminCommand) -> Result<()
                 );
             }
         }
+        AdminCommand::AddSource(args) => {
+            let knowledge = AdminKnowledge::build(settings).await?;
+            let project = ProjectId(args.project);
+            let source = match (&args.url, &args.file) {
+                (Some(url), _) => {
+                    knowledge
+                        .add_website(
+                            project,
+                            url,
+                            args.max_pages,
+                            args.schedule,
+                            args.include,
+                            args.exclude,
+                        )
+                        .await?
+                }
+                (None, Some(file)) => {
+                    let kind = chat_local::folder::document_type(file).ok_or_else(|| {
+                        format!("{}: not a .md, .html or .txt file", file.display())
+                    })?;
+                    let content = std::fs::read_to_string(file)
+                        .map_err(|e| format!("{}: {e}", file.display()))?;
+                    let title = args
+                        .title
+                        .unwrap_or_else(|| chat_local::folder::title(file, &content));
+                    knowledge
+                        .add_document(project, &title, content, kind, args.cite_url)
+                        .await?
+                }
+                (None, None) => return Err("--url or --file".into()),
+            };
+            println!("{}", serde_json::to_string_pretty(&source)?);
+        }
+        AdminCommand::Sources { project } => {
+            let knowledge = AdminKnowledge::build(settings).await?;
+            for source in knowledge.sources(ProjectId(project)).await? {
+                println!("{}", serde_json::to_string(&source)?);
+            }
+        }
+        AdminCommand::Sync { project, source } => {
+            let knowledge = AdminKnowledge::build(settings).await?;
+            let source = knowledge.sync(ProjectId(project), source).await?;
+            println!("{}", serde_json::to_string_pretty(&source)?);
+        }
+        AdminCommand::Pages {
+            project,
+            source,
+            status,
+        } => {
+            let knowledge = AdminKnowledge::build(settings).await?;
+            for page in knowledge.pages(ProjectId(project), source, status).await? {
+                let reason = page.reason.as_deref().unwrap_or("");
+                println!(
+                    "{:<8} {:>3} {} {reason}",
+                    page.status.as_str(),
+                    page.passages,
+                    page.url
+                );
+            }
+        }
+        AdminCommand::Qna(command) => {
+            let knowledge = AdminKnowledge::build(settings).await?;
+            match command {
+                QnaCommand::Add {
+                    project,
+                    question,
+                    answer,
+                } => {
+                    let qna = knowledge
+                        .add_qna(ProjectId(project), &question, &answer)
+                        .await?;
+                    println!("{}", serde_json::to_string_pretty(&qna)?);
+                }
+                QnaCommand::List { project } => {
+                    for qna in knowledge.qnas(ProjectId(project)).await? {
+                        println!("{}", serde_json::to_string(&qna)?);
+                    }
+                }
+                QnaCommand::Delete { project, qna } => {
+                    knowledge.delete_qna(ProjectId(project), qna).await?;
+                }
+            }
+        }
         AdminCommand::BackfillProjectIndex => {
             println!("{}", store.backfill_project_index().await?);
         }
@@ -548,6 +733,14 @@ async fn print_banner(
     println!("chat API listening on http://{addr}");
     println!("live updates (WebSocket) on ws://{addr}/v2/conversations/{{id}}/ws?apiKey=<pk>");
     println!("DynamoDB: {endpoint}, table {}", store.table_name);
+    if let Some(s3) = &stack.app.s3 {
+        println!(
+            "S3: {}, bucket {} (objects in {})",
+            s3.endpoint(),
+            stack.app.settings.knowledge.bucket,
+            s3.root().display()
+        );
+    }
     if no_seed {
         return Ok(());
     }

@@ -95,35 +95,50 @@ where
         respond(req, &self.edge.cors, async |req, headers| {
             let caller = self.qna_caller(&req, headers).await?;
             let fields = QnaFields::parse_new(req.body().as_ref())?;
-            let state = self
-                .store
-                .knowledge(caller.project)
-                .await
-                .map_err(api_error)?;
-            if state.qnas.len() >= MAX_QNAS_PER_PROJECT {
-                return Err(ApiError::validation(
-                    "body",
-                    format!(
-                        "a project has at most {MAX_QNAS_PER_PROJECT} question-and-answer pairs"
-                    ),
-                ));
-            }
-            let now = Timestamp::now();
-            let qna = Qna {
-                id: Uuid::now_v7(),
-                question: fields.question.unwrap_or_default(),
-                answer: fields.answer.unwrap_or_default(),
-                created_at: now,
-                updated_at: now,
-            };
-            self.store
-                .put_qna(caller.project, &qna, false)
-                .await
-                .map_err(api_error)?;
-            self.rebuild(caller).await?;
+            let qna = self.add_qna(caller, fields).await?;
             Ok(json_response(StatusCode::CREATED, &qna))
         })
         .await
+    }
+
+    /// Adds a pair to the caller's project and queues the index build: what the route and
+    /// the operator's `admin qna add` do.
+    pub async fn add_qna(&self, caller: Caller, fields: QnaFields) -> Result<Qna, ApiError> {
+        let state = self
+            .store
+            .knowledge(caller.project)
+            .await
+            .map_err(api_error)?;
+        if state.qnas.len() >= MAX_QNAS_PER_PROJECT {
+            return Err(ApiError::validation(
+                "body",
+                format!("a project has at most {MAX_QNAS_PER_PROJECT} question-and-answer pairs"),
+            ));
+        }
+        let now = Timestamp::now();
+        let qna = Qna {
+            id: Uuid::now_v7(),
+            question: fields.question.unwrap_or_default(),
+            answer: fields.answer.unwrap_or_default(),
+            created_at: now,
+            updated_at: now,
+        };
+        self.store
+            .put_qna(caller.project, &qna, false)
+            .await
+            .map_err(api_error)?;
+        self.rebuild(caller).await?;
+        Ok(qna)
+    }
+
+    /// Removes pair `id` of the caller's project and queues the index build: what the
+    /// route and the operator's `admin qna delete` do.
+    pub async fn remove_qna(&self, caller: Caller, id: Uuid) -> Result<(), ApiError> {
+        self.store
+            .delete_qna(caller.project, id)
+            .await
+            .map_err(|e| for_qna(e, id))?;
+        self.rebuild(caller).await
     }
 
     /// `GET /v2/projects/{projectId}/qnas/{qnaId}`.
@@ -174,11 +189,7 @@ where
         respond(req, &self.edge.cors, async |req, headers| {
             let caller = self.qna_caller(&req, headers).await?;
             let id = path_id(&req, "qnaId")?;
-            self.store
-                .delete_qna(caller.project, id)
-                .await
-                .map_err(|e| for_qna(e, id))?;
-            self.rebuild(caller).await?;
+            self.remove_qna(caller, id).await?;
             Ok(json_response(StatusCode::OK, &json!({ "success": true })))
         })
         .await

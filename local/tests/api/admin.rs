@@ -521,3 +521,107 @@ async fn keys_and_the_widget_are_managed_from_the_command_line() {
         "{listing}"
     );
 }
+
+/// `chat-local admin args` against the app's table and its S3 engine; the run.
+async fn knowledge_admin(app: &TestApp, args: &[&str]) -> Run {
+    let dynamo = app.settings.base.store.dynamo.endpoint.clone().unwrap();
+    let s3 = app
+        .app
+        .s3
+        .as_ref()
+        .expect("an embedded S3 engine")
+        .endpoint()
+        .to_owned();
+    let mut all = vec!["admin"];
+    all.extend_from_slice(args);
+    chat_local(
+        &[
+            ("TABLE_NAME", app.table.as_str()),
+            ("DYNAMODB_ENDPOINT", dynamo.as_str()),
+            ("S3_ENDPOINT_URL", s3.as_str()),
+            ("LOG_LEVEL", "warn"),
+        ],
+        &all,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_knowledge_commands_add_sync_and_list_what_the_api_then_searches() {
+    let app = app().await;
+    let project = crate::knowledge::project(&app, chat_domain::assistant::Plan::Free).await;
+    let id = project.caller.project.0.to_string();
+    let site = crate::knowledge::serve_pages(crate::knowledge::shop()).await;
+
+    let run = knowledge_admin(
+        &app,
+        &["add-source", "--project", &id, "--url", &format!("{site}/")],
+    )
+    .await;
+    assert!(run.success, "{}", run.stderr);
+    let source: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        source["status"], "idle",
+        "synced by the command itself: {source}"
+    );
+    assert_eq!(source["lastSync"]["pagesIndexed"], 3);
+    let source_id = source["id"].as_str().unwrap().to_owned();
+
+    let run = knowledge_admin(&app, &["pages", "--project", &id, "--source", &source_id]).await;
+    assert!(run.success, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 3, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("indexed") && l.contains("/shipping")),
+        "{}",
+        run.stdout
+    );
+
+    let run = knowledge_admin(
+        &app,
+        &[
+            "qna",
+            "add",
+            "--project",
+            &id,
+            "--question",
+            "Do you gift wrap?",
+            "--answer",
+            "Yes, for $4.",
+        ],
+    )
+    .await;
+    assert!(run.success, "{}", run.stderr);
+    let run = knowledge_admin(&app, &["qna", "list", "--project", &id]).await;
+    assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
+
+    // The API serves what the commands wrote: the site's pages and the pair.
+    let shipping = crate::knowledge::search(&app, &project, "shipping").await;
+    assert_eq!(shipping[0]["path"], "/shipping");
+    let wrap = crate::knowledge::search(&app, &project, "gift wrap").await;
+    assert_eq!(wrap[0]["content"], "Yes, for $4.");
+
+    let run = knowledge_admin(&app, &["sync", "--project", &id, "--source", &source_id]).await;
+    assert!(run.success, "{}", run.stderr);
+    let source: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(source["lastSync"]["pagesUnchanged"], 3, "{source}");
+
+    let run = knowledge_admin(
+        &app,
+        &[
+            "add-source",
+            "--project",
+            &id,
+            "--url",
+            "ftp://example.com/",
+        ],
+    )
+    .await;
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("url must be an http or https URL"),
+        "{}",
+        run.stderr
+    );
+}

@@ -439,10 +439,12 @@ where
                 .await
             {
                 Ok(()) => {
-                    if let Some(old) = &state.index_version {
-                        // Warm functions may still read the old one for a moment: it is
-                        // left for the bucket's lifecycle rule, not deleted here.
-                        tracing::debug!(old, version, "index published");
+                    // The one replaced stays for a publish more (a function may have read
+                    // its version a moment ago); the one before it goes now.
+                    if let Some(old) = &state.previous_index_version
+                        && let Err(error) = self.blobs.delete(&snapshot_key(project, old)).await
+                    {
+                        tracing::warn!(%error, old, "an old index snapshot was left behind");
                     }
                     return Ok(version);
                 }

@@ -29,6 +29,8 @@ use crate::ports::{IndexVersionStore, KnowledgeState, PageStore, QnaStore, Sourc
 
 /// The project item's attribute naming its current index snapshot.
 pub const INDEX_VERSION: &str = "indexVersion";
+/// The one it replaced (kept for one more publish, for functions still reading it).
+pub const PREVIOUS_INDEX_VERSION: &str = "previousIndexVersion";
 
 /// DynamoDB's largest write batch.
 const BATCH: usize = 25;
@@ -576,6 +578,8 @@ impl IndexVersionStore for DynamoStore {
             );
         update = match expected {
             Some(expected) => update
+                .update_expression("SET #v = :v, #previous = :expected")
+                .expression_attribute_names("#previous", PREVIOUS_INDEX_VERSION)
                 .condition_expression("attribute_exists(#pk) AND #v = :expected")
                 .expression_attribute_values(":expected", s(expected)),
             None => {

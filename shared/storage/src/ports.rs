@@ -402,6 +402,8 @@ pub struct KnowledgeState {
     pub plan: Option<chat_domain::assistant::Plan>,
     /// The version of its published index, if one was.
     pub index_version: Option<String>,
+    /// The version that one replaced, if any.
+    pub previous_index_version: Option<String>,
     /// Its sources, oldest first.
     pub sources: Vec<chat_domain::knowledge::Source>,
     /// Its question-and-answer pairs, oldest first.
@@ -539,8 +541,8 @@ pub trait IndexVersionStore: Send + Sync {
         project: ProjectId,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
-    /// Makes `version` current if `expected` still is (`Changed` otherwise; `NotFound`
-    /// without a project settings item).
+    /// Makes `version` current if `expected` still is, and `expected` the previous one
+    /// (`Changed` otherwise; `NotFound` without a project settings item).
     fn publish_index_version(
         &self,
         project: ProjectId,
