@@ -48,12 +48,19 @@ impl EmbeddedS3 {
         let listener = TcpListener::bind(addr).await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let task = tokio::spawn(async move {
+            // The connections live in the accept loop's set: when the engine is dropped,
+            // every open connection goes with it, as a stopped server's would.
+            let mut connections = tokio::task::JoinSet::new();
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    Some(_) = connections.join_next() => continue,
+                };
+                let Ok((stream, _)) = accepted else {
                     continue;
                 };
                 let service = service.clone();
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     let connection = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service);
                     if let Err(error) = connection.await {

@@ -18,7 +18,7 @@ use chat_testkit::{TestApp, bearer, json, new_caller, serve_http, user};
 
 /// What the proxy does to a request for an operation.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Fault {
+pub(crate) enum Fault {
     /// Pass it on.
     None,
     /// Answer `ProvisionedThroughputExceededException`, as DynamoDB does when throttling.
@@ -39,14 +39,14 @@ enum Fault {
 
 /// Which operations fail, and how; and the two signals of a [`Fault::PauseOnce`].
 #[derive(Default)]
-struct Faults {
+pub(crate) struct Faults {
     rules: Mutex<Vec<(&'static str, Fault)>>,
     paused: tokio::sync::Notify,
     resume: tokio::sync::Notify,
 }
 
 /// The proxy's faults, shared with the test.
-type Rules = Arc<Faults>;
+pub(crate) type Rules = Arc<Faults>;
 
 /// A proxy in front of the engine injecting faults per operation.
 async fn start_proxy(engine: String, rules: Rules) -> String {
@@ -146,7 +146,7 @@ async fn faulty_app() -> (TestApp, Rules) {
 }
 
 /// As [`faulty_app`], with a last say over the settings.
-async fn faulty_app_with(
+pub(crate) async fn faulty_app_with(
     customize: impl FnOnce(&mut chat_local::app::LocalSettings) + Send + 'static,
 ) -> (TestApp, Rules) {
     let rules: Rules = Arc::default();
@@ -164,7 +164,7 @@ async fn faulty_app_with(
     (app, rules)
 }
 
-fn set(rules: &Rules, new: &[(&'static str, Fault)]) {
+pub(crate) fn set(rules: &Rules, new: &[(&'static str, Fault)]) {
     *rules.rules.lock().unwrap() = new.to_vec();
 }
 

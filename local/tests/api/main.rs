@@ -17,6 +17,7 @@ mod feedback;
 mod get;
 mod identity;
 mod knowledge;
+mod knowledge_faults;
 mod limits;
 mod live;
 mod messages;

@@ -130,10 +130,13 @@ where
             }
             Err(error) => {
                 report.finished_at = Some(Timestamp::now());
-                report.error = Some(format!("the sync failed and will be retried: {error}"));
-                // Best effort: the error is what the queue acts on.
+                report.error = Some(format!(
+                    "the sync failed midway (the queue tries it again): {error}"
+                ));
+                // Best effort: the error is what the queue acts on. `failed`, not `queued`:
+                // a job the queue gives up on must not leave the source refusing syncs.
                 let _ = self
-                    .record(project, &source, SourceStatus::Queued, &report, None)
+                    .record(project, &source, SourceStatus::Failed, &report, None)
                     .await;
                 Err(error)
             }

@@ -1,0 +1,255 @@
+//! The knowledge when what it stands on fails midway: S3 gone during a sync, DynamoDB
+//! throttling the page writes after the bundle is stored. In each, search keeps answering
+//! from the previous snapshot, the source says why in `lastSync`, and the next sync (the
+//! queue's retry, or one asked for) finishes the work with nothing lost. Plus the crawl
+//! worker's two events: a queue batch and a schedule tick.
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use chat_domain::assistant::Plan;
+use chat_domain::knowledge::SourceStatus;
+use chat_domain::timestamp::Timestamp;
+use chat_knowledge::jobs::{JobQueue, QueueError, SyncJob};
+use chat_local::embedded_s3::EmbeddedS3;
+use chat_storage::ports::SourceStore;
+use chat_testkit::TestApp;
+use crawl_worker::CrawlWorker;
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+
+use crate::faults::{Fault, faulty_app_with, set};
+use crate::knowledge::{add_site, call, html, project, search, serve_pages, settled, shop};
+
+/// Asks for a sync of `id` and waits for the worker (and its retries).
+async fn resync(app: &TestApp, secret: &str, id: &str) -> u16 {
+    let (status, _) = call(
+        app,
+        "POST",
+        &format!("/v2/knowledge/sources/{id}/sync"),
+        Some(secret),
+        None,
+    )
+    .await;
+    app.app.jobs.idle().await;
+    status
+}
+
+#[tokio::test]
+async fn s3_gone_midway_leaves_the_last_index_serving_and_the_next_sync_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start(Some(dir.path()), None, "chat-knowledge")
+        .await
+        .unwrap();
+    let endpoint = s3.endpoint().to_owned();
+    let addr: std::net::SocketAddr = endpoint.trim_start_matches("http://").parse().unwrap();
+    let app = TestApp::builder()
+        .env("S3_ENDPOINT_URL", &endpoint)
+        .spawn()
+        .await;
+    let project = project(&app, Plan::Free).await;
+    let served = shop();
+    let site = serve_pages(served.clone()).await;
+    let source = add_site(&app, &project, &format!("{site}/")).await;
+    let id = source["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        search(&app, &project, "refund").await[0]["path"],
+        "/returns"
+    );
+
+    served.lock().unwrap().insert(
+        "/returns".into(),
+        (
+            200,
+            "text/html",
+            html("Returns", "<p>Returns are now accepted for 90 days.</p>"),
+        ),
+    );
+    drop(s3);
+    assert_eq!(resync(&app, &project.secret, &id).await, 202);
+    let source = settled(&app, &project, &id).await;
+    assert_eq!(source["status"], "failed", "{source}");
+    let error = source["lastSync"]["error"].as_str().unwrap();
+    assert!(error.contains("S3"), "{error}");
+    // The index that was current still answers, from the warm cache.
+    let results = search(&app, &project, "refund").await;
+    assert!(
+        results[0]["content"].as_str().unwrap().contains("30 days"),
+        "{results:?}"
+    );
+
+    // S3 is back, on the same address with the same objects: the next sync finishes.
+    let _s3 = EmbeddedS3::start(Some(dir.path()), Some(addr), "chat-knowledge")
+        .await
+        .unwrap();
+    assert_eq!(resync(&app, &project.secret, &id).await, 202);
+    let source = settled(&app, &project, &id).await;
+    assert_eq!(source["status"], "idle", "{source}");
+    let results = search(&app, &project, "returns accepted").await;
+    assert!(
+        results[0]["content"].as_str().unwrap().contains("90 days"),
+        "{results:?}"
+    );
+}
+
+#[tokio::test]
+async fn dynamodb_failing_the_page_writes_publishes_nothing_until_a_sync_succeeds() {
+    let (app, rules) = faulty_app_with(|_| {}).await;
+    let project = project(&app, Plan::Free).await;
+    let served = shop();
+    let site = serve_pages(served.clone()).await;
+    let source = add_site(&app, &project, &format!("{site}/")).await;
+    let id = source["id"].as_str().unwrap().to_owned();
+
+    served.lock().unwrap().insert(
+        "/shipping".into(),
+        (
+            200,
+            "text/html",
+            html(
+                "Shipping and delivery",
+                "<p>Orders now ship by drone within the hour.</p>",
+            ),
+        ),
+    );
+    set(&rules, &[("BatchWriteItem", Fault::Throttle)]);
+    assert_eq!(resync(&app, &project.secret, &id).await, 202);
+    let source = settled(&app, &project, &id).await;
+    assert_eq!(source["status"], "failed", "{source}");
+    assert!(
+        source["lastSync"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("DynamoDB"),
+        "{source}"
+    );
+    let results = search(&app, &project, "shipping").await;
+    assert!(
+        results
+            .iter()
+            .all(|r| !r["content"].as_str().unwrap().contains("drone")),
+        "nothing of the failed sync is searchable: {results:?}"
+    );
+    assert!(
+        results[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("two working days")
+    );
+
+    set(&rules, &[]);
+    assert_eq!(resync(&app, &project.secret, &id).await, 202);
+    let source = settled(&app, &project, &id).await;
+    assert_eq!(source["status"], "idle", "{source}");
+    assert!(
+        search(&app, &project, "drone").await[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("drone")
+    );
+}
+
+/// A queue that keeps what it is given.
+#[derive(Clone, Default)]
+struct Recorded(Arc<Mutex<Vec<SyncJob>>>);
+
+impl JobQueue for Recorded {
+    async fn enqueue(&self, job: &SyncJob) -> Result<(), QueueError> {
+        self.0.lock().unwrap().push(job.clone());
+        Ok(())
+    }
+}
+
+fn worker(
+    app: &TestApp,
+    queue: Recorded,
+) -> CrawlWorker<chat_storage::DynamoStore, chat_knowledge::blobs::S3Blobs, Recorded> {
+    CrawlWorker {
+        worker: chat_knowledge::sync::Worker {
+            store: app.app.worker.store.clone(),
+            blobs: app.app.worker.blobs.clone(),
+            fetcher: app.app.worker.fetcher.clone(),
+            settings: app.app.worker.settings.clone(),
+        },
+        queue,
+    }
+}
+
+fn message(id: &str, body: &str) -> SqsMessage {
+    let mut message = SqsMessage::default();
+    message.message_id = Some(id.to_owned());
+    message.body = Some(body.to_owned());
+    message
+}
+
+#[tokio::test]
+async fn the_crawl_worker_runs_a_batch_and_names_only_the_jobs_that_failed() {
+    let app = TestApp::builder().spawn().await;
+    let project = project(&app, Plan::Free).await;
+    let site = serve_pages(shop()).await;
+    let source = add_site(&app, &project, &format!("{site}/")).await;
+    let crawl = worker(&app, Recorded::default());
+    let sync = json!({"job": "sync", "project": project.caller.project.0, "source": source["id"]});
+    // A project with no settings item cannot publish: that job fails and is named.
+    let orphan = json!({"job": "rebuild", "project": uuid::Uuid::now_v7()});
+    let mut event = SqsEvent::default();
+    event.records = vec![
+        message("m-1", &sync.to_string()),
+        message("m-2", "not a job"),
+        message("m-3", &orphan.to_string()),
+    ];
+    let response = crawl.batch(event).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, ["m-3"]);
+    let source = settled(&app, &project, source["id"].as_str().unwrap()).await;
+    assert_eq!(source["lastSync"]["pagesUnchanged"], 3, "{source}");
+}
+
+#[tokio::test]
+async fn a_schedule_tick_queues_the_due_sources_once() {
+    let app = TestApp::builder().spawn().await;
+    let project = project(&app, Plan::Free).await;
+    let site = serve_pages(shop()).await;
+    let source = add_site(&app, &project, &format!("{site}/")).await;
+    let id = uuid::Uuid::parse_str(source["id"].as_str().unwrap()).unwrap();
+    let queue = Recorded::default();
+    let crawl = worker(&app, queue.clone());
+
+    // Daily: not due now, due in a day and a minute.
+    let now = Timestamp::now();
+    let tick = crawl.tick(now).await.unwrap();
+    assert_eq!((tick.queued, tick.passed_over), (0, 0));
+    let later = Timestamp::from_unix_millis(now.unix_millis() + (24 * 3600 + 60) * 1000);
+    let tick = crawl.tick(later).await.unwrap();
+    assert_eq!(tick.queued, 1);
+    assert_eq!(
+        queue.0.lock().unwrap().as_slice(),
+        [SyncJob::Sync {
+            project: project.caller.project.0,
+            source: id
+        }]
+    );
+    let stored = app.store.source(project.caller.project, id).await.unwrap();
+    assert_eq!(stored.status, SourceStatus::Queued);
+    // Queued already: the next tick passes it over.
+    let tick = crawl.tick(later).await.unwrap();
+    assert_eq!((tick.queued, tick.passed_over), (0, 1));
+    // A manual source is never due.
+    let manual = app.store.source(project.caller.project, id).await.unwrap();
+    let mut manual = manual.clone();
+    manual.schedule = chat_domain::knowledge::Schedule::Manual;
+    manual.status = SourceStatus::Idle;
+    app.store
+        .replace_source(
+            project.caller.project,
+            &manual,
+            manual.url.as_deref(),
+            manual.url.as_deref(),
+        )
+        .await
+        .unwrap();
+    let far = Timestamp::from_unix_millis(now.unix_millis() + 30 * 24 * 3600 * 1000);
+    assert_eq!(crawl.tick(far).await.unwrap().queued, 0);
+}
