@@ -14,6 +14,8 @@
 #   scripts/bench.sh --quick               fewer repetitions (a smoke test, not a result)
 #   scripts/bench.sh -- --write            also write BENCHMARKS.svg and the table in BENCHMARKS.md
 #   scripts/bench.sh -- --help             the bench's own options (rounds of each part)
+#   scripts/bench.sh --knowledge [-- …]    the knowledge benchmark instead (search, cold search,
+#                                          index size, crawl, and the rank_bm25 peer)
 #
 # On a shared machine: nice -n 10 env CARGO_BUILD_JOBS=1 scripts/bench.sh
 # Not run in CI: its figures depend on the machine; only their ratios are meaningful.
@@ -23,13 +25,28 @@ cd "$(dirname "$0")/.."
 arm64=true
 peers=true
 bench_args=()
+if [[ "${1:-}" == "--knowledge" ]]; then
+    shift
+    [[ "${1:-}" == "--" ]] && shift
+    venv=bench/peers/python/.venv-bm25
+    if [[ ! -x "$venv/bin/python" ]]; then
+        echo "--- the rank_bm25 peer: pinned, into $venv"
+        "${PYTHON:-python3}" -m venv "$venv"
+        "$venv/bin/pip" install --quiet --require-hashes --no-deps --only-binary=:all: \
+            -r bench/peers/python/requirements-bm25.txt
+    fi
+    echo "--- release build: the knowledge benchmark"
+    cargo build --release --locked -p bench --bin bench-knowledge
+    exec "${CARGO_TARGET_DIR:-target}/release/bench-knowledge" --python "$venv/bin/python" "$@"
+fi
+
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --no-arm64) arm64=false; shift ;;
         --no-peers) peers=false; bench_args+=(--no-peers); shift ;;
         --quick) bench_args+=(--quick); shift ;;
         --) shift; bench_args+=("$@"); break ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done

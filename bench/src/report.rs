@@ -11,6 +11,9 @@ pub enum Unit {
     /// Thousands of bytes (package sizes).
     Kb,
     Count,
+    /// A share between 0 and 1 (recall, MRR).
+    #[allow(dead_code)] // Only the knowledge benchmark (src/knowledge.rs) reports one.
+    Share,
 }
 
 /// What a row must achieve.
@@ -18,6 +21,9 @@ pub enum Unit {
 pub enum Target {
     /// value / floor at most this.
     Ratio(f64),
+    /// value / floor at least this (a quality against a peer's).
+    #[allow(dead_code)] // Only the knowledge benchmark (src/knowledge.rs) sets one.
+    RatioAtLeast(f64),
     /// value − floor below this many milliseconds.
     AddedMs(f64),
     /// value at most this (in the row's unit).
@@ -50,7 +56,7 @@ impl Row {
     /// The target expressed as a ratio to this row's floor, for the chart.
     pub fn target_ratio(&self) -> f64 {
         match self.target {
-            Target::Ratio(r) => r,
+            Target::Ratio(r) | Target::RatioAtLeast(r) => r,
             Target::AddedMs(ms) => (self.floor + ms) / self.floor,
             Target::AtMost(max) => max / self.floor,
             Target::None => f64::NAN,
@@ -66,6 +72,7 @@ impl Row {
     pub fn met(&self) -> bool {
         match self.target {
             Target::Ratio(r) => self.ratio() <= r,
+            Target::RatioAtLeast(r) => self.ratio() >= r,
             Target::AddedMs(ms) => self.value - self.floor < ms,
             Target::AtMost(max) => self.value <= max,
             Target::None => false,
@@ -75,6 +82,7 @@ impl Row {
     fn target_text(&self) -> String {
         match self.target {
             Target::Ratio(r) => format!("≤ {}", fmt_ratio(r)),
+            Target::RatioAtLeast(r) => format!("≥ {}", fmt_ratio(r)),
             Target::AddedMs(ms) => format!("< +{ms} ms"),
             Target::AtMost(max) => format!("≤ {}", fmt(max, self.unit)),
             Target::None => "—".into(),
@@ -104,6 +112,7 @@ fn fmt(v: f64, unit: Unit) -> String {
         Unit::Kb if v.abs() < 1e3 => format!("{v:.1} kB"),
         Unit::Kb => format!("{} kB", grouped(v)),
         Unit::Count => format!("{v:.0}"),
+        Unit::Share => format!("{v:.3}"),
     }
 }
 
@@ -151,6 +160,7 @@ pub fn table(rows: &[Row]) -> String {
                 )
             }
             Unit::Count => format!("{:+.0}", row.value - row.floor),
+            Unit::Share => format!("{:+.3}", row.value - row.floor),
         };
         let _ = writeln!(
             out,
