@@ -5,6 +5,7 @@
 pub mod api_key;
 pub mod assistant;
 pub mod chat;
+pub mod citations;
 pub mod conversation;
 pub mod env;
 pub mod error;
