@@ -53,12 +53,14 @@ impl AdminKnowledge {
         let base = Base::build(settings.base.clone()).await?;
         let knowledge = &settings.knowledge;
         let blobs = S3Blobs::new(knowledge.s3_client(&base.sdk), knowledge.bucket.clone());
+        let embeddings = Arc::new(knowledge_api::embeddings(knowledge, &base.sdk).await?);
         let queue = if knowledge.queue_url.is_empty() {
             let fetcher = Fetcher::new(knowledge.fetch())
                 .map_err(|e| StartupError::Other(format!("the crawler's HTTP client: {e}")))?;
             AdminQueue::InProcess(crate::jobs::start(Arc::new(Worker {
                 store: base.store.clone(),
                 blobs: blobs.clone(),
+                embeddings: embeddings.clone(),
                 fetcher,
                 settings: knowledge.sync(),
             })))
@@ -69,7 +71,7 @@ impl AdminKnowledge {
             ))
         };
         Ok(Self {
-            knowledge: Knowledge::with(&base, blobs, queue, knowledge),
+            knowledge: Knowledge::with(&base, blobs, queue, knowledge, embeddings),
         })
     }
 

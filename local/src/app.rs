@@ -152,15 +152,17 @@ impl App {
         );
         let fetcher = Fetcher::new(knowledge_settings.fetch())
             .map_err(|e| StartupError::Other(format!("the crawler's HTTP client: {e}")))?;
+        let embeddings = Arc::new(knowledge_api::embeddings(&knowledge_settings, &base.sdk).await?);
         let worker = Arc::new(Worker {
             store: base.store.clone(),
             blobs: blobs.clone(),
+            embeddings: embeddings.clone(),
             fetcher,
             settings: knowledge_settings.sync(),
         });
         let jobs = crate::jobs::start(worker.clone());
         Ok(Self {
-            knowledge: Knowledge::with(&base, blobs, jobs.clone(), &knowledge_settings),
+            knowledge: Knowledge::with(&base, blobs, jobs.clone(), &knowledge_settings, embeddings),
             jobs,
             worker,
             s3,

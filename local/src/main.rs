@@ -101,6 +101,11 @@ enum AdminCommand {
         /// A JSON file with the widget's settings.
         #[arg(long)]
         widget: Option<PathBuf>,
+        /// The embedding model of its knowledge's semantic search, from its next index
+        /// build: `openai:<model>` (OPENAI_BASE_URL's server) or `bedrock:<model id>`
+        /// (Titan Text Embeddings V2); `none` for keyword search alone.
+        #[arg(long)]
+        embedding_model: Option<String>,
     },
     /// Create an API key; prints it (a secret key's full value only now, never again).
     CreateKey {
@@ -532,7 +537,19 @@ async fn run_admin(settings: &LocalSettings, command: AdminCommand) -> Result<()
             project,
             name,
             widget,
+            embedding_model,
         } => {
+            match embedding_model.as_deref() {
+                None => {}
+                Some("none") => store.set_embedding_model(ProjectId(project), None).await?,
+                Some(model) => {
+                    let model = chat_knowledge::embeddings::EmbeddingModel::parse(model)
+                        .ok_or("--embedding-model is openai:<model>, bedrock:<model id> or none")?;
+                    store
+                        .set_embedding_model(ProjectId(project), Some(&model.id()))
+                        .await?;
+                }
+            }
             let widget = match widget {
                 None => None,
                 Some(path) => Some(admin::read_widget(&path)?),

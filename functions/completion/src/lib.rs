@@ -54,10 +54,12 @@ impl Completions<chat_storage::DynamoStore> {
         turns: TurnSettings,
         providers: &ProviderSettings,
     ) -> Result<Self, StartupError> {
-        let openai_key = match &providers.openai_api_key {
-            Some(source) => Some(secrets::resolve(source, &base.sdk, OPENAI_KEY_SECRET_VAR).await?),
-            None => None,
-        };
+        let openai_key = secrets::resolve_optional(
+            providers.openai_api_key.as_ref(),
+            &base.sdk,
+            OPENAI_KEY_SECRET_VAR,
+        )
+        .await?;
         let providers = Providers::new(providers, openai_key, &base.sdk, turns.first_token_timeout);
         Ok(Self {
             engine: TurnEngine {

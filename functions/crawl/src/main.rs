@@ -16,10 +16,17 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     let (base, env) = chat_edge::wiring::start().await?;
     let settings = KnowledgeSettings::from_env(&env)?;
+    let key = chat_edge::secrets::resolve_optional(
+        settings.openai_api_key.as_ref(),
+        &base.sdk,
+        chat_knowledge::settings::OPENAI_KEY_SECRET_VAR,
+    )
+    .await?;
     let worker = CrawlWorker {
         worker: Worker {
             store: base.store.clone(),
             blobs: S3Blobs::new(settings.s3_client(&base.sdk), settings.bucket.clone()),
+            embeddings: std::sync::Arc::new(settings.embeddings(key, &base.sdk)),
             fetcher: Fetcher::new(settings.fetch())?,
             settings: settings.sync(),
         },

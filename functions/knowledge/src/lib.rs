@@ -18,6 +18,7 @@ use chat_edge::limits::count_reads;
 use chat_edge::{Base, Edge, Handler, StartupError};
 use chat_knowledge::blobs::{BlobStore, S3Blobs};
 use chat_knowledge::cache::IndexCache;
+use chat_knowledge::embeddings::Embeddings;
 use chat_knowledge::jobs::{JobQueue, SqsQueue};
 use chat_knowledge::settings::KnowledgeSettings;
 use chat_storage::ports::{
@@ -49,24 +50,59 @@ pub struct Knowledge<S, B, Q> {
     pub cache: IndexCache,
     /// The plans' page caps.
     pub caps: PageCaps,
+    /// Embeds a question for an index with vectors.
+    pub embeddings: Arc<Embeddings>,
 }
 
 impl Knowledge<chat_storage::DynamoStore, S3Blobs, SqsQueue> {
-    /// The state of a Lambda process built from `base` and `env`.
-    pub fn new(base: &Base, env: &chat_domain::env::Env) -> Result<Self, StartupError> {
+    /// The state of a Lambda process built from `base` and `env` (the OpenAI key read from
+    /// its secret when it is one).
+    pub async fn new(base: &Base, env: &chat_domain::env::Env<'_>) -> Result<Self, StartupError> {
         let settings = KnowledgeSettings::from_env(env)?;
         let blobs = S3Blobs::new(settings.s3_client(&base.sdk), settings.bucket.clone());
         let queue = SqsQueue::new(
             aws_sdk_sqs::Client::new(&base.sdk),
             settings.queue_url.clone(),
         );
-        Ok(Self::with(base, blobs, queue, &settings))
+        let embeddings = embeddings(&settings, &base.sdk).await?;
+        Ok(Self::with(
+            base,
+            blobs,
+            queue,
+            &settings,
+            Arc::new(embeddings),
+        ))
     }
+}
+
+/// The embedding clients of `settings`, the OpenAI key read from its secret when it is one.
+pub async fn embeddings(
+    settings: &KnowledgeSettings,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Embeddings, StartupError> {
+    let key = match &settings.openai_api_key {
+        Some(source) => Some(
+            chat_edge::secrets::resolve(
+                source,
+                sdk,
+                chat_knowledge::settings::OPENAI_KEY_SECRET_VAR,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    Ok(settings.embeddings(key, sdk))
 }
 
 impl<B, Q> Knowledge<chat_storage::DynamoStore, B, Q> {
     /// The state of a process built from `base`, over `blobs` and `queue`.
-    pub fn with(base: &Base, blobs: B, queue: Q, settings: &KnowledgeSettings) -> Self {
+    pub fn with(
+        base: &Base,
+        blobs: B,
+        queue: Q,
+        settings: &KnowledgeSettings,
+        embeddings: Arc<Embeddings>,
+    ) -> Self {
         Self {
             store: base.store.clone(),
             blobs,
@@ -74,6 +110,7 @@ impl<B, Q> Knowledge<chat_storage::DynamoStore, B, Q> {
             edge: base.edge.clone(),
             cache: IndexCache::new(settings.work_dir.join("indexes")),
             caps: settings.caps,
+            embeddings,
         }
     }
 }

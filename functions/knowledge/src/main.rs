@@ -4,5 +4,5 @@ use knowledge_api::Knowledge;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chat_edge::wiring::run(|base, env| async move { Knowledge::new(&base, &env) }).await
+    chat_edge::wiring::run(|base, env| async move { Knowledge::new(&base, &env).await }).await
 }

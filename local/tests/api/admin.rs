@@ -610,6 +610,44 @@ async fn the_knowledge_commands_add_sync_and_list_what_the_api_then_searches() {
     let run = knowledge_admin(
         &app,
         &[
+            "set-project",
+            "--project",
+            &id,
+            "--embedding-model",
+            "cohere:x",
+        ],
+    )
+    .await;
+    assert!(!run.success, "an unknown provider is refused");
+    let run = knowledge_admin(
+        &app,
+        &[
+            "set-project",
+            "--project",
+            &id,
+            "--embedding-model",
+            "bedrock:amazon.titan-embed-text-v2:0",
+        ],
+    )
+    .await;
+    assert!(run.success, "{}", run.stderr);
+    let state = chat_storage::ports::SourceStore::knowledge(&app.store, project.caller.project)
+        .await
+        .unwrap();
+    assert_eq!(
+        state.embedding_model.as_deref(),
+        Some("bedrock:amazon.titan-embed-text-v2:0")
+    );
+    let run = knowledge_admin(
+        &app,
+        &["set-project", "--project", &id, "--embedding-model", "none"],
+    )
+    .await;
+    assert!(run.success, "{}", run.stderr);
+
+    let run = knowledge_admin(
+        &app,
+        &[
             "add-source",
             "--project",
             &id,

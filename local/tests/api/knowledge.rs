@@ -619,6 +619,18 @@ async fn qna_pairs_are_the_projects_own_and_searchable_within_a_job() {
 
     let (status, deleted) = call(&app, "DELETE", &format!("{base}/{id}"), sk, None).await;
     assert_eq!((status, deleted), (200, json!({"success": true})));
+    app.app.jobs.idle().await;
+    // Three publishes so far (create, change, delete): the current snapshot and the one it
+    // replaced are kept, the first is gone.
+    let s3 = app.app.worker.blobs.client();
+    let listed = s3
+        .list_objects_v2()
+        .bucket(app.app.worker.blobs.bucket())
+        .prefix(format!("projects/{}/index/", project.caller.project.0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.contents().len(), 2, "{listed:?}");
     let (status, gone) = call(&app, "GET", &format!("{base}/{id}"), sk, None).await;
     assert_eq!(status, 404);
     assert_eq!(

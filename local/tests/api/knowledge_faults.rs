@@ -166,6 +166,7 @@ fn worker(
         worker: chat_knowledge::sync::Worker {
             store: app.app.worker.store.clone(),
             blobs: app.app.worker.blobs.clone(),
+            embeddings: app.app.worker.embeddings.clone(),
             fetcher: app.app.worker.fetcher.clone(),
             settings: app.app.worker.settings.clone(),
         },

@@ -11,6 +11,7 @@ mod completion;
 mod conversations;
 mod cors;
 mod crawl;
+mod embeddings;
 mod events;
 mod faults;
 mod feedback;

@@ -32,6 +32,18 @@ pub enum SecretSource {
     SecretsManager(String),
 }
 
+impl SecretSource {
+    /// The secret `env` gives inline in `inline` or names in `secret_id` (inline wins);
+    /// `None` when it gives neither.
+    pub fn from_env(env: &crate::env::Env<'_>, inline: &str, secret_id: &str) -> Option<Self> {
+        match (env.get(inline), env.get(secret_id)) {
+            (Some(value), _) => Some(Self::Inline(Secret::new(value))),
+            (None, Some(id)) => Some(Self::SecretsManager(id)),
+            (None, None) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

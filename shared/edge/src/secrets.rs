@@ -40,6 +40,18 @@ pub async fn resolve(
     }
 }
 
+/// The value of `source`, when there is one: [`resolve`] of an optional secret.
+pub async fn resolve_optional(
+    source: Option<&SecretSource>,
+    sdk: &SdkConfig,
+    variable: &'static str,
+) -> Result<Option<Secret>, StartupError> {
+    match source {
+        Some(source) => resolve(source, sdk, variable).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The signing keys themselves, read from their secret when they live in one.
 pub async fn signing_keys(
     source: &KeySource,

@@ -36,6 +36,11 @@ pub fn bundle_key(project: ProjectId, source: Uuid) -> String {
     format!("projects/{}/sources/{source}/passages.json", project.0)
 }
 
+/// The object key of a project's Q&A pair vectors.
+pub fn qna_vectors_key(project: ProjectId) -> String {
+    format!("projects/{}/qna-vectors.json", project.0)
+}
+
 /// The object key of a document source's text.
 pub fn document_key(project: ProjectId, source: Uuid) -> String {
     format!("projects/{}/sources/{source}/document", project.0)

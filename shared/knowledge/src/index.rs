@@ -23,6 +23,8 @@ const WRITER_HEAP_BYTES: usize = 20_000_000;
 
 /// The file beside the index's own that says what it holds.
 pub const MANIFEST_FILE: &str = "knowledge.json";
+/// The file of an index's vectors, when it has an embedding model.
+pub const VECTORS_FILE: &str = "vectors.bin";
 
 /// What an entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +53,7 @@ impl EntryKind {
 }
 
 /// One thing the index finds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     /// A passage's id, or the pair's.
     pub id: String,
@@ -67,6 +69,8 @@ pub struct Entry {
     pub url: Option<String>,
     /// The language its page declares.
     pub lang: Option<String>,
+    /// Its unit vector by the index's embedding model, when it has one.
+    pub vector: Option<Vec<f32>>,
 }
 
 impl Entry {
@@ -80,6 +84,7 @@ impl Entry {
             text: passage.text.clone(),
             url: url.map(str::to_owned),
             lang: lang.map(str::to_owned),
+            vector: None,
         }
     }
 
@@ -93,7 +98,14 @@ impl Entry {
             text: answer.to_owned(),
             url: None,
             lang: None,
+            vector: None,
         }
+    }
+
+    /// The same, with its unit vector.
+    pub fn with_vector(mut self, vector: Vec<f32>) -> Self {
+        self.vector = Some(vector);
+        self
     }
 }
 
@@ -165,6 +177,12 @@ pub struct Manifest {
     pub entries: u64,
     /// Entries not written because an equal one was (the same text twice).
     pub duplicates: u64,
+    /// The embedding model of its vectors (`openai:…`, `bedrock:…`); none: keyword only.
+    #[serde(default)]
+    pub embedding_model: Option<String>,
+    /// Its vectors' length.
+    #[serde(default)]
+    pub dimensions: Option<u32>,
 }
 
 /// Writes an index into a folder of its own, entry by entry.
@@ -175,6 +193,7 @@ pub struct IndexBuilder {
     seen: HashSet<[u8; 32]>,
     manifest: Manifest,
     dir: std::path::PathBuf,
+    vectors: Vec<(String, Vec<f32>)>,
 }
 
 impl IndexBuilder {
@@ -193,7 +212,15 @@ impl IndexBuilder {
             seen: HashSet::new(),
             manifest: Manifest::default(),
             dir: dir.to_owned(),
+            vectors: Vec::new(),
         })
+    }
+
+    /// Names the embedding model of the vectors its entries carry: an entry without one,
+    /// or of another length, is refused from then on.
+    pub fn with_embedding_model(mut self, model: &str) -> Self {
+        self.manifest.embedding_model = Some(model.to_owned());
+        self
     }
 
     /// Adds `entry`; false when an entry of the same kind and text is in already (the same
@@ -208,6 +235,19 @@ impl IndexBuilder {
         if !self.seen.insert(hash) {
             self.manifest.duplicates += 1;
             return Ok(false);
+        }
+        if self.manifest.embedding_model.is_some() {
+            let vector = entry.vector.as_ref().ok_or_else(|| {
+                IndexError::NotASnapshot(format!("entry {} has no vector", entry.id))
+            })?;
+            let length = u32::try_from(vector.len()).unwrap_or(u32::MAX);
+            if *self.manifest.dimensions.get_or_insert(length) != length {
+                return Err(IndexError::NotASnapshot(format!(
+                    "entry {} has a vector of another length",
+                    entry.id
+                )));
+            }
+            self.vectors.push((entry.id.clone(), vector.clone()));
         }
         let analysis = Analysis::of(entry.lang.as_deref());
         let f = &self.fields;
@@ -245,6 +285,12 @@ impl IndexBuilder {
             self.writer.merge(&segments).wait()?;
         }
         self.writer.wait_merging_threads()?;
+        if self.manifest.embedding_model.is_some() {
+            std::fs::write(
+                self.dir.join(VECTORS_FILE),
+                crate::vectors::encode(&self.vectors),
+            )?;
+        }
         let manifest = serde_json::to_vec(&self.manifest)
             .map_err(|e| IndexError::NotASnapshot(e.to_string()))?;
         std::fs::write(self.dir.join(MANIFEST_FILE), manifest)?;

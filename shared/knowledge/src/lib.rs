@@ -9,6 +9,7 @@ pub mod blobs;
 pub mod bundle;
 pub mod cache;
 pub mod crawl;
+pub mod embeddings;
 pub mod extract;
 pub mod index;
 pub mod jobs;
@@ -19,6 +20,7 @@ pub mod search;
 pub mod settings;
 pub mod snapshot;
 pub mod sync;
+pub mod vectors;
 
 pub use index::{Entry, EntryKind, IndexBuilder};
 pub use page::{Page, Section};

@@ -4,15 +4,18 @@
 
 use std::path::Path;
 
+use std::collections::HashMap;
+
 use tantivy::collector::TopDocs;
-use tantivy::query::QueryParser;
-use tantivy::schema::Value;
-use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument};
+use tantivy::query::{QueryParser, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use crate::IndexError;
-use crate::index::{EntryKind, Fields, MANIFEST_FILE, Manifest};
+use crate::index::{EntryKind, Fields, MANIFEST_FILE, Manifest, VECTORS_FILE};
 use crate::language::register_analyzers;
 use crate::snapshot::Snapshot;
+use crate::vectors::Vectors;
 
 /// How much more a match in the title weighs than one in the text.
 const TITLE_BOOST: f32 = 2.0;
@@ -23,6 +26,11 @@ const HEADINGS_BOOST: f32 = 1.5;
 /// `raw / (raw + HALF_SCORE)`, so that a score says the same whatever the question's
 /// length and is comparable across searches (the relevance bar of grounded answers).
 pub const HALF_SCORE: f32 = 6.0;
+
+/// Candidates each ranking gives the fusion.
+pub const FUSION_CANDIDATES: usize = 50;
+/// Reciprocal rank fusion's constant (the usual 60): a hit at rank r adds 1 / (60 + r).
+pub const RRF_K: f32 = 60.0;
 
 /// One result.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,6 +65,7 @@ pub struct KnowledgeIndex {
     fields: Fields,
     parser: Option<QueryParser>,
     manifest: Manifest,
+    vectors: Option<Vectors>,
 }
 
 impl KnowledgeIndex {
@@ -94,11 +103,104 @@ impl KnowledgeIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let vectors = match manifest.embedding_model {
+            Some(_) => Some(Vectors::decode(&std::fs::read(dir.join(VECTORS_FILE))?)?),
+            None => None,
+        };
         Ok(Self {
             reader,
             fields,
             parser,
             manifest,
+            vectors,
+        })
+    }
+
+    /// The embedding model its vectors are by (`openai:…`), when it has them: a question
+    /// is embedded by that model, and no other, for [`KnowledgeIndex::search_hybrid`].
+    pub fn embedding_model(&self) -> Option<&str> {
+        self.manifest.embedding_model.as_deref()
+    }
+
+    /// The `size` best hits for `question`: the keyword ranking and, given `query` (the
+    /// question's unit vector by [`KnowledgeIndex::embedding_model`]), the vector ranking,
+    /// fused by reciprocal rank. A hit's score is then its fused score over the best
+    /// possible one (first in both), in (0, 1]. Without a vector, as [`KnowledgeIndex::search`].
+    pub fn search_hybrid(
+        &self,
+        question: &str,
+        query: Option<&[f32]>,
+        size: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let (Some(query), Some(vectors)) = (query, &self.vectors) else {
+            return self.search(question, size);
+        };
+        let keyword = self.search(question, FUSION_CANDIDATES.max(size))?;
+        let nearest = vectors.nearest(query, FUSION_CANDIDATES.max(size));
+        let mut fused: HashMap<String, (f32, Option<Hit>)> = HashMap::new();
+        for (rank, hit) in keyword.into_iter().enumerate() {
+            let entry = fused.entry(hit.id.clone()).or_default();
+            entry.0 += 1.0 / (RRF_K + rank as f32 + 1.0);
+            entry.1 = Some(hit);
+        }
+        for (rank, (id, _)) in nearest.iter().enumerate() {
+            fused.entry((*id).to_owned()).or_default().0 += 1.0 / (RRF_K + rank as f32 + 1.0);
+        }
+        let mut ranked: Vec<(String, (f32, Option<Hit>))> = fused.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
+        ranked.truncate(size);
+        let best = 2.0 / (RRF_K + 1.0);
+        let searcher = self.reader.searcher();
+        let mut hits = Vec::with_capacity(ranked.len());
+        for (id, (score, hit)) in ranked {
+            let hit = match hit {
+                Some(hit) => hit,
+                None => match self.hit_by_id(&searcher, &id)? {
+                    Some(hit) => hit,
+                    None => continue,
+                },
+            };
+            hits.push(Hit {
+                score: (score / best).min(1.0),
+                ..hit
+            });
+        }
+        Ok(hits)
+    }
+
+    /// The entry with `id`, as a hit (its score to be set by the caller).
+    fn hit_by_id(&self, searcher: &Searcher, id: &str) -> Result<Option<Hit>, IndexError> {
+        let term = Term::from_field_text(self.fields.id, id);
+        let query = TermQuery::new(term, IndexRecordOption::Basic);
+        let top = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        top.into_iter()
+            .next()
+            .map(|(_, address)| self.hit_at(searcher, address, 0.0))
+            .transpose()
+    }
+
+    /// The entry at `address`, as a hit of `score`.
+    fn hit_at(
+        &self,
+        searcher: &Searcher,
+        address: DocAddress,
+        score: f32,
+    ) -> Result<Hit, IndexError> {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let f = &self.fields;
+        let text = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        Ok(Hit {
+            score,
+            id: text(f.id).unwrap_or_default(),
+            kind: EntryKind::parse(&text(f.kind).unwrap_or_default()),
+            title: text(f.title).unwrap_or_default(),
+            headings: text(f.headings).unwrap_or_default(),
+            content: text(f.text).unwrap_or_default(),
+            url: text(f.url),
         })
     }
 
@@ -125,26 +227,9 @@ impl KnowledgeIndex {
         let (query, _) = parser.parse_query_lenient(&words);
         let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(size).order_by_score())?;
-        let f = &self.fields;
         top.into_iter()
             .filter(|(score, _)| *score > 0.0)
-            .map(|(score, address)| {
-                let doc: TantivyDocument = searcher.doc(address)?;
-                let text = |field| {
-                    doc.get_first(field)
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned)
-                };
-                Ok(Hit {
-                    score: score / (score + HALF_SCORE),
-                    id: text(f.id).unwrap_or_default(),
-                    kind: EntryKind::parse(&text(f.kind).unwrap_or_default()),
-                    title: text(f.title).unwrap_or_default(),
-                    headings: text(f.headings).unwrap_or_default(),
-                    content: text(f.text).unwrap_or_default(),
-                    url: text(f.url),
-                })
-            })
+            .map(|(score, address)| self.hit_at(&searcher, address, score / (score + HALF_SCORE)))
             .collect()
     }
 }
@@ -208,6 +293,74 @@ mod tests {
             "Yes, at 1 Park Row.",
         ));
         entries
+    }
+
+    #[test]
+    fn vectors_find_what_keywords_miss_and_the_two_rankings_fuse() {
+        // Three entries with hand-made unit vectors: the question shares no word with the
+        // shipping passage, only its direction.
+        let entries = [
+            (
+                "ship",
+                "Orders leave the warehouse within two working days.",
+                [1.0, 0.0, 0.0],
+            ),
+            (
+                "returns",
+                "Send anything back within 30 days for a refund.",
+                [0.0, 1.0, 0.0],
+            ),
+            (
+                "sizes",
+                "Our boots run small: order one size up.",
+                [0.0, 0.0, 1.0],
+            ),
+        ];
+        let written = tempfile::tempdir().unwrap();
+        let mut builder = IndexBuilder::create(written.path())
+            .unwrap()
+            .with_embedding_model("openai:test");
+        for (id, text, vector) in entries {
+            let entry = Entry::qna(id, id, text).with_vector(vector.to_vec());
+            builder.add(&entry).unwrap();
+        }
+        let (snapshot, manifest) = builder.finish().unwrap();
+        assert_eq!(manifest.embedding_model.as_deref(), Some("openai:test"));
+        assert_eq!(manifest.dimensions, Some(3));
+        let opened = tempfile::tempdir().unwrap();
+        let index = KnowledgeIndex::unpack(&snapshot, opened.path()).unwrap();
+        assert_eq!(index.embedding_model(), Some("openai:test"));
+
+        let question = "When will my parcel arrive?";
+        assert!(
+            index.search(question, 3).unwrap().is_empty(),
+            "no shared word"
+        );
+        let hits = index
+            .search_hybrid(question, Some(&[0.9, 0.1, 0.0]), 2)
+            .unwrap();
+        assert_eq!(hits[0].id, "ship", "{hits:?}");
+        assert_eq!(hits[0].content, entries[0].1);
+        assert!(hits.iter().all(|h| h.score > 0.0 && h.score <= 1.0));
+        // First in both rankings: the best fused score there is.
+        let both = index
+            .search_hybrid("refund", Some(&[0.0, 1.0, 0.0]), 1)
+            .unwrap();
+        assert_eq!((both[0].id.as_str(), both[0].score), ("returns", 1.0));
+        // A vector of another length is ignored, not an error.
+        assert_eq!(
+            index.search_hybrid("refund", Some(&[1.0]), 1).unwrap()[0].id,
+            "returns"
+        );
+    }
+
+    #[test]
+    fn an_entry_without_a_vector_is_refused_by_an_index_with_a_model() {
+        let written = tempfile::tempdir().unwrap();
+        let mut builder = IndexBuilder::create(written.path())
+            .unwrap()
+            .with_embedding_model("openai:test");
+        assert!(builder.add(&Entry::qna("a", "q", "a")).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chat_domain::env::{ConfigError, Env};
 use chat_domain::knowledge::PageCaps;
+use chat_domain::secret::{Secret, SecretSource};
 
 use crate::crawl::address::AddressPolicy;
 
@@ -29,7 +30,15 @@ pub struct KnowledgeSettings {
     pub crawl_budget: Duration,
     /// How long one fetch may take (`KNOWLEDGE_FETCH_TIMEOUT_MS`).
     pub fetch_timeout: Duration,
+    /// The OpenAI-compatible server embeddings go to (`OPENAI_BASE_URL`, as the chat
+    /// provider's).
+    pub openai_base_url: String,
+    /// Its key (`OPENAI_API_KEY`, or `OPENAI_API_KEY_SECRET_ARN`).
+    pub openai_api_key: Option<SecretSource>,
 }
+
+/// The variable naming the OpenAI key's secret.
+pub const OPENAI_KEY_SECRET_VAR: &str = "OPENAI_API_KEY_SECRET_ARN";
 
 impl KnowledgeSettings {
     /// Reads them from `env`.
@@ -54,6 +63,10 @@ impl KnowledgeSettings {
                 "KNOWLEDGE_FETCH_TIMEOUT_MS",
                 crate::crawl::fetch::FETCH_TIMEOUT,
             )?,
+            openai_base_url: env
+                .get("OPENAI_BASE_URL")
+                .unwrap_or_else(|| "https://api.openai.com/v1".to_owned()),
+            openai_api_key: SecretSource::from_env(env, "OPENAI_API_KEY", OPENAI_KEY_SECRET_VAR),
         })
     }
 
@@ -73,6 +86,16 @@ impl KnowledgeSettings {
             timeout: self.fetch_timeout,
             ..crate::crawl::fetch::FetchSettings::default()
         }
+    }
+
+    /// The embedding clients, with the OpenAI key as read (from its secret, by the
+    /// caller, when it is one).
+    pub fn embeddings(
+        &self,
+        openai_api_key: Option<Secret>,
+        sdk: &aws_config::SdkConfig,
+    ) -> crate::embeddings::Embeddings {
+        crate::embeddings::Embeddings::new(&self.openai_base_url, openai_api_key, sdk)
     }
 
     /// The worker's settings.

@@ -21,11 +21,12 @@ use chat_storage::ports::{IndexVersionStore, PageStore, SourceStore};
 use url::Url;
 use uuid::Uuid;
 
-use crate::blobs::{BlobError, BlobStore, bundle_key, document_key, snapshot_key};
-use crate::bundle::{Bundle, BundlePage, page_hash};
+use crate::blobs::{BlobError, BlobStore, bundle_key, document_key, qna_vectors_key, snapshot_key};
+use crate::bundle::{Bundle, BundlePage, QnaVectors, embedding_text, page_hash};
 use crate::crawl::crawler::{CrawlPlan, MAX_DEPTH, PageOutcome, crawl};
 use crate::crawl::fetch::{Fetcher, Validators};
 use crate::crawl::urls::Scope;
+use crate::embeddings::{EmbedError, EmbeddingModel, Embeddings};
 use crate::extract::read_html;
 use crate::index::{Entry, IndexBuilder};
 use crate::jobs::SyncJob;
@@ -49,6 +50,9 @@ pub enum SyncError {
     /// The index could not be built.
     #[error(transparent)]
     Index(#[from] crate::IndexError),
+    /// The embedding provider failed.
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
     /// Other builds kept publishing first.
     #[error("the index of project {0} kept changing during the build")]
     Contended(Uuid),
@@ -81,6 +85,8 @@ pub struct Worker<S, B> {
     pub store: S,
     /// Bundles, documents, snapshots.
     pub blobs: B,
+    /// The embedding clients, for projects that name a model.
+    pub embeddings: std::sync::Arc<Embeddings>,
     /// The crawler's HTTP client.
     pub fetcher: Fetcher,
     /// Caps and places.
@@ -182,6 +188,7 @@ where
                     (
                         Bundle {
                             pages: vec![bundle_page],
+                            model: previous_bundle.model.clone(),
                         },
                         vec![record],
                     )
@@ -291,6 +298,7 @@ where
             lang: page.lang.clone(),
             hash,
             passages: passages_of(&key, &page),
+            vectors: Vec::new(),
         }
     }
 
@@ -310,7 +318,11 @@ where
                 .find(|p| p.url.as_deref() == Some(url))
                 .cloned()
         };
-        let mut bundle = Bundle::default();
+        // Reused pages keep their vectors, which are the previous bundle's model's.
+        let mut bundle = Bundle {
+            pages: Vec::new(),
+            model: previous_bundle.model.clone(),
+        };
         let mut records = Vec::new();
         let mut contents: HashMap<String, String> = HashMap::new();
         let now = Timestamp::now();
@@ -408,23 +420,43 @@ where
     pub async fn publish(&self, project: ProjectId) -> Result<String, SyncError> {
         for _ in 0..PUBLISH_ATTEMPTS {
             let state = self.store.knowledge(project).await?;
+            let model = state
+                .embedding_model
+                .as_deref()
+                .and_then(EmbeddingModel::parse);
             let mut entries: Vec<Entry> = Vec::new();
             for source in &state.sources {
-                if let Some(bytes) = self.blobs.get(&bundle_key(project, source.id)).await? {
-                    entries.extend(Bundle::from_bytes(&bytes).entries());
+                let key = bundle_key(project, source.id);
+                let Some(bytes) = self.blobs.get(&key).await? else {
+                    continue;
+                };
+                let mut bundle = Bundle::from_bytes(&bytes);
+                if let Some(model) = &model
+                    && self.embed_bundle(&mut bundle, model).await?
+                {
+                    // Embedded once: the next build reuses these vectors.
+                    self.blobs.put(&key, Bytes::from(bundle.to_bytes())).await?;
                 }
+                entries.extend(bundle.entries());
             }
-            entries.extend(
-                state
-                    .qnas
-                    .iter()
-                    .map(|q| Entry::qna(&q.id.to_string(), &q.question, &q.answer)),
-            );
+            let mut pairs: Vec<Entry> = state
+                .qnas
+                .iter()
+                .map(|q| Entry::qna(&q.id.to_string(), &q.question, &q.answer))
+                .collect();
+            if let Some(model) = &model {
+                self.embed_qnas(project, &mut pairs, model).await?;
+            }
+            entries.extend(pairs);
+            let model_id = model.as_ref().map(EmbeddingModel::id);
             let dir = self.settings.work_dir.clone();
             let snapshot = tokio::task::spawn_blocking(move || {
                 std::fs::create_dir_all(&dir)?;
                 let build = tempfile::tempdir_in(&dir)?;
                 let mut builder = IndexBuilder::create(build.path())?;
+                if let Some(model) = &model_id {
+                    builder = builder.with_embedding_model(model);
+                }
                 for entry in &entries {
                     builder.add(entry)?;
                 }
@@ -458,6 +490,79 @@ where
             }
         }
         Err(SyncError::Contended(project.0))
+    }
+}
+
+impl<S, B> Worker<S, B>
+where
+    S: SourceStore + PageStore + IndexVersionStore,
+    B: BlobStore,
+{
+    /// Gives every passage of `bundle` a vector by `model` (all again when its vectors are
+    /// another model's); whether it changed.
+    async fn embed_bundle(
+        &self,
+        bundle: &mut Bundle,
+        model: &EmbeddingModel,
+    ) -> Result<bool, SyncError> {
+        let id = model.id();
+        if bundle.model.as_deref() != Some(id.as_str()) {
+            bundle.clear_vectors();
+            bundle.model = Some(id);
+        }
+        let missing = bundle.unembedded();
+        if missing.is_empty() {
+            return Ok(false);
+        }
+        let texts: Vec<String> = missing.iter().map(|(_, text)| text.clone()).collect();
+        let vectors = self.embeddings.embed(model, &texts).await?;
+        bundle.set_vectors(&missing, vectors);
+        Ok(true)
+    }
+
+    /// Gives each pair of `pairs` its vector by `model`, from the project's pair vectors
+    /// where its text is unchanged, else embedded now (and kept for the next build).
+    async fn embed_qnas(
+        &self,
+        project: ProjectId,
+        pairs: &mut [Entry],
+        model: &EmbeddingModel,
+    ) -> Result<(), SyncError> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let key = qna_vectors_key(project);
+        let mut kept = match self.blobs.get(&key).await? {
+            Some(bytes) => QnaVectors::from_bytes(&bytes),
+            None => QnaVectors::default(),
+        };
+        let id = model.id();
+        if kept.model.as_deref() != Some(id.as_str()) {
+            kept = QnaVectors {
+                model: Some(id),
+                vectors: Default::default(),
+            };
+        }
+        let texts: Vec<String> = pairs
+            .iter()
+            .map(|pair| embedding_text(&pair.title, &[], &pair.text))
+            .collect();
+        let missing: Vec<usize> = (0..pairs.len())
+            .filter(|&i| kept.get(&pairs[i].id, &texts[i]).is_none())
+            .collect();
+        if !missing.is_empty() {
+            let asked: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
+            let vectors = self.embeddings.embed(model, &asked).await?;
+            for (&i, vector) in missing.iter().zip(vectors) {
+                kept.insert(&pairs[i].id, &texts[i], vector);
+            }
+            kept.retain(pairs.iter().map(|p| p.id.as_str()));
+            self.blobs.put(&key, Bytes::from(kept.to_bytes())).await?;
+        }
+        for (pair, text) in pairs.iter_mut().zip(&texts) {
+            pair.vector = kept.get(&pair.id, text).cloned();
+        }
+        Ok(())
     }
 }
 

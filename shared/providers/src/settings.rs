@@ -2,7 +2,7 @@
 //! secret, when it is one, is read by the wiring).
 
 use chat_domain::env::{ConfigError, Env};
-use chat_domain::secret::{Secret, SecretSource};
+use chat_domain::secret::SecretSource;
 
 use crate::offline::OfflineSettings;
 use crate::openai::DEFAULT_BASE_URL;
@@ -30,11 +30,7 @@ impl ProviderSettings {
             openai_base_url: env
                 .get("OPENAI_BASE_URL")
                 .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned()),
-            openai_api_key: match (env.get("OPENAI_API_KEY"), env.get(OPENAI_KEY_SECRET_VAR)) {
-                (Some(key), _) => Some(SecretSource::Inline(Secret::new(key))),
-                (None, Some(arn)) => Some(SecretSource::SecretsManager(arn)),
-                (None, None) => None,
-            },
+            openai_api_key: SecretSource::from_env(env, "OPENAI_API_KEY", OPENAI_KEY_SECRET_VAR),
             offline: OfflineSettings {
                 first_token_delay: env
                     .millis("OFFLINE_FIRST_TOKEN_MS", defaults.first_token_delay)?,

@@ -31,6 +31,8 @@ use crate::ports::{IndexVersionStore, KnowledgeState, PageStore, QnaStore, Sourc
 pub const INDEX_VERSION: &str = "indexVersion";
 /// The one it replaced (kept for one more publish, for functions still reading it).
 pub const PREVIOUS_INDEX_VERSION: &str = "previousIndexVersion";
+/// The project's embedding model (`openai:…`, `bedrock:…`): semantic search when set.
+pub const EMBEDDING_MODEL: &str = "embeddingModel";
 
 /// DynamoDB's largest write batch.
 const BATCH: usize = 25;
@@ -184,6 +186,37 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Names the project's embedding model (`None`: keyword search only), for the next
+    /// index build; the operator's `admin set-project --embedding-model`. `NotFound`
+    /// without a project settings item.
+    pub async fn set_embedding_model(
+        &self,
+        project: ProjectId,
+        model: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(project_pk(project), PROJECT_SK)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#m", EMBEDDING_MODEL);
+        let update = match model {
+            Some(model) => update
+                .update_expression("SET #m = :m")
+                .expression_attribute_values(":m", s(model)),
+            None => update.update_expression("REMOVE #m"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(error) if failed_condition(&error) => Err(StoreError::NotFound),
+            Err(error) => Err(classify(error)),
+        }
+    }
+}
+
 /// When a source's schedule next syncs it, counted from `from`.
 pub fn next_sync(source: &Source, from: Timestamp) -> Option<Timestamp> {
     source
@@ -201,7 +234,10 @@ impl SourceStore for DynamoStore {
             let sk = reader.str(SORT_KEY)?;
             if sk == PROJECT_SK {
                 state.plan = Some(Reader(item).spelled(PLAN)?);
-                state.index_version = Reader(item).opt_str(INDEX_VERSION)?.map(str::to_owned);
+                state.index_version = reader.opt_str(INDEX_VERSION)?.map(str::to_owned);
+                state.previous_index_version =
+                    reader.opt_str(PREVIOUS_INDEX_VERSION)?.map(str::to_owned);
+                state.embedding_model = reader.opt_str(EMBEDDING_MODEL)?.map(str::to_owned);
             } else if sk.starts_with(SOURCE_SK_PREFIX) {
                 state.sources.push(source_from_item(item)?);
             } else if sk.starts_with(QNA_SK_PREFIX) {

@@ -404,6 +404,8 @@ pub struct KnowledgeState {
     pub index_version: Option<String>,
     /// The version that one replaced, if any.
     pub previous_index_version: Option<String>,
+    /// The embedding model the project names (`openai:…`, `bedrock:…`), if any.
+    pub embedding_model: Option<String>,
     /// Its sources, oldest first.
     pub sources: Vec<chat_domain::knowledge::Source>,
     /// Its question-and-answer pairs, oldest first.
