@@ -381,6 +381,29 @@ async fn the_server_listens_on_local_addr_and_its_banner_token_passes_an_issuer_
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    // The demo shop was crawled before the banner: its shipping page answers "shipping".
+    let (status, found) = json(
+        reqwest::Client::new()
+            .get(format!(
+                "http://{addr}/v2/search?q=shipping&apiKey={}",
+                chat_local::seed::DEMO_PUBLISHABLE_KEY
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    let first = found["results"][0]["url"].as_str().unwrap_or_default();
+    assert!(first.ends_with("/help/shipping.html"), "{found}");
+    let mut rest = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        rest.push_str(&line);
+        if line.starts_with("demo shop:") {
+            break;
+        }
+    }
+    assert!(rest.contains("pages indexed"), "{rest}");
     child.kill().await.unwrap();
 }
 

@@ -275,3 +275,65 @@ async fn with_loopback_forbidden_no_connection_is_made_to_a_loopback_address_or_
     );
     assert_eq!(search(&app, &project, "fetched").await, Vec::<Value>::new());
 }
+
+#[tokio::test]
+async fn a_crawl_that_runs_out_of_time_keeps_what_it_did_not_reach() {
+    let app = TestApp::builder()
+        .env("KNOWLEDGE_CRAWL_BUDGET_MS", "1500")
+        .spawn()
+        .await;
+    let project = project(&app, Plan::Free).await;
+    let slow = Arc::new(AtomicUsize::new(0));
+    let delay = slow.clone();
+    // A chain of twelve pages, each linking to the next: fast at first, then slow.
+    let site = serve_http(move |req: hyper::Request<hyper::body::Incoming>| {
+        let delay = delay.clone();
+        async move {
+            let path = req.uri().path().to_owned();
+            if path == "/robots.txt" {
+                return reply(404, "text/plain", "none");
+            }
+            tokio::time::sleep(Duration::from_millis(delay.load(Ordering::SeqCst) as u64)).await;
+            let n: usize = path.trim_start_matches("/book/").parse().unwrap_or(0);
+            let next = if n < 11 {
+                format!("<a href=\"/book/{}\">next</a>", n + 1)
+            } else {
+                String::new()
+            };
+            reply(
+                200,
+                "text/html",
+                html(
+                    &format!("Chapter {n}"),
+                    &format!("<p>Chapter {n} is about lighthouse number{n}.</p>{next}"),
+                ),
+            )
+        }
+    })
+    .await;
+    let source = add_site(&app, &project, &format!("{site}/book/")).await;
+    let id = source["id"].as_str().unwrap().to_owned();
+    assert_eq!(source["lastSync"]["pagesIndexed"], 12, "{source}");
+
+    slow.store(400, Ordering::SeqCst);
+    let (status, _) = call(
+        &app,
+        "POST",
+        &format!("/v2/knowledge/sources/{id}/sync"),
+        Some(&project.secret),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let source = settled(&app, &project, &id).await;
+    assert_eq!(source["status"], "idle", "{source}");
+    let error = source["lastSync"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("ran out of time"), "{source}");
+    // The last chapter was not reached this time: it is still listed and still found.
+    let listed = pages(&app, &project, &id).await;
+    assert_eq!(listed.len(), 12, "{listed:?}");
+    assert_eq!(
+        search(&app, &project, "number11").await[0]["path"],
+        "/book/11"
+    );
+}

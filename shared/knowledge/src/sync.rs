@@ -126,7 +126,13 @@ where
         match self.sync_source(project, &source, &mut report).await {
             Ok(()) => {
                 report.finished_at = Some(Timestamp::now());
-                let status = if report.error.is_some() {
+                // `failed` is a sync that could not run at all; one that ran out of time
+                // did its part and says so in `error`.
+                let met = report.pages_indexed
+                    + report.pages_unchanged
+                    + report.pages_skipped
+                    + report.pages_failed;
+                let status = if report.error.is_some() && met == 0 {
                     SourceStatus::Failed
                 } else {
                     SourceStatus::Idle
@@ -207,7 +213,18 @@ where
                     report.error = Some(fatal);
                     return Ok(());
                 }
-                self.merge(crawled.pages, &previous_pages, &previous_bundle)
+                let (mut bundle, mut pages) =
+                    self.merge(crawled.pages, &previous_pages, &previous_bundle);
+                if crawled.out_of_time {
+                    // Not reached in time is not gone: the pages this crawl did not get to
+                    // keep their last content until a crawl that finishes says otherwise.
+                    keep_unreached(&mut bundle, &mut pages, &previous_pages, &previous_bundle);
+                    report.error = Some(
+                        "the crawl ran out of time; pages it did not reach keep their last content"
+                            .into(),
+                    );
+                }
+                (bundle, pages)
             }
         };
         tally(report, &pages, &previous_pages, &previous_bundle);
@@ -563,6 +580,26 @@ where
             pair.vector = kept.get(&pair.id, text).cloned();
         }
         Ok(())
+    }
+}
+
+/// Adds to `bundle` and `pages` what the last sync had of the pages this one did not meet.
+fn keep_unreached(
+    bundle: &mut Bundle,
+    pages: &mut Vec<PageRecord>,
+    previous_pages: &[PageRecord],
+    previous_bundle: &Bundle,
+) {
+    let met: std::collections::HashSet<String> = pages.iter().map(|p| p.url.clone()).collect();
+    for page in previous_pages.iter().filter(|p| !met.contains(&p.url)) {
+        pages.push(page.clone());
+        if let Some(kept) = previous_bundle
+            .pages
+            .iter()
+            .find(|b| b.url.as_deref() == Some(page.url.as_str()))
+        {
+            bundle.pages.push(kept.clone());
+        }
     }
 }
 

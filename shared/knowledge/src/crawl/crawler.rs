@@ -89,6 +89,8 @@ pub struct CrawlReport {
     pub fatal: Option<String>,
     /// Whether it stopped at `max_pages` or the deadline with URLs left.
     pub truncated: bool,
+    /// Whether it stopped at the deadline: the pages it did not reach may still exist.
+    pub out_of_time: bool,
 }
 
 /// The reason a page with no readable text is skipped.
@@ -104,6 +106,7 @@ pub async fn crawl(fetcher: &Fetcher, plan: &CrawlPlan) -> CrawlReport {
         pages: Vec::new(),
         fatal: None,
         truncated: false,
+        out_of_time: false,
     };
 
     let robots = read_robots(fetcher, &start, &same_site).await;
@@ -140,8 +143,10 @@ pub async fn crawl(fetcher: &Fetcher, plan: &CrawlPlan) -> CrawlReport {
 
     let mut fetched = 0usize;
     while !frontier.is_empty() {
-        if fetched >= plan.max_pages || plan.deadline.is_some_and(|d| Instant::now() >= d) {
+        let out_of_time = plan.deadline.is_some_and(|d| Instant::now() >= d);
+        if fetched >= plan.max_pages || out_of_time {
             report.truncated = true;
+            report.out_of_time = out_of_time;
             break;
         }
         let room = (plan.max_pages - fetched).min(concurrency);
