@@ -77,6 +77,19 @@ pub const EXPECTED: &[(&str, u16)] = &[
     // The push function's stream batches: 200 is "no record to be told again".
     ("push-handoff-and-agent-message.json", 200),
     ("push-message-stored.json", 200),
+    // The knowledge function's routes: reads and refusals (none needs the queue).
+    ("knowledge-search.json", 200),
+    ("knowledge-search-size-out-of-range.json", 422),
+    ("knowledge-search-no-credential.json", 400),
+    ("knowledge-sources-list.json", 200),
+    ("knowledge-sources-list-session-token.json", 403),
+    ("knowledge-source-not-found.json", 404),
+    ("knowledge-source-pages-not-found.json", 404),
+    ("knowledge-qnas-list.json", 200),
+    ("knowledge-qna-other-project.json", 404),
+    // The crawl worker's queue batch and schedule tick: 200 is "no job to be given again".
+    ("crawl-worker-batch.json", 200),
+    ("crawl-worker-tick.json", 200),
 ];
 
 /// The keys the `live-connect-*` events use besides the demo key (which allows any origin):
@@ -190,6 +203,32 @@ async fn replay_stream_event(app: &TestApp, name: &str, text: &str) -> u16 {
     }
 }
 
+/// A queue batch or a schedule tick (`crawl-worker-*`) through the crawl worker, with the
+/// app's store, blobs and crawler: 200 when the batch names no failed job, or the tick
+/// answered its counts.
+async fn replay_worker_event(app: &TestApp, name: &str, text: &str) -> u16 {
+    let worker = crawl_worker::CrawlWorker {
+        worker: app.app.worker.as_ref().clone(),
+        queue: app.app.jobs.clone(),
+    };
+    let event: serde_json::Value =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("events/{name} is not JSON: {e}"));
+    if event.get("Records").is_some() {
+        let batch: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_value(event)
+            .unwrap_or_else(|e| panic!("events/{name} is not an SQS event: {e}"));
+        let response = worker.batch(batch).await;
+        return if response.batch_item_failures.is_empty() {
+            200
+        } else {
+            500
+        };
+    }
+    match worker.tick(chat_domain::timestamp::Timestamp::now()).await {
+        Ok(_) => 200,
+        Err(_) => 500,
+    }
+}
+
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
 }
@@ -222,6 +261,15 @@ async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
             ran += 1;
             continue;
         }
+        if name.starts_with("crawl-worker-") {
+            assert_eq!(
+                replay_worker_event(&app, &name, &text).await,
+                want,
+                "events/{name}"
+            );
+            ran += 1;
+            continue;
+        }
         let request = || {
             lambda_http::request::from_str(&text)
                 .unwrap_or_else(|e| panic!("events/{name} is not an API Gateway event: {e}"))
@@ -243,6 +291,9 @@ async fn every_sample_event_gets_its_expected_status_from_the_real_handler() {
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("chat-agents-") {
             let (parts, body) = app.app.agents.handle(request()).await.into_parts();
+            (parts.status, parts.headers, body.as_ref().to_vec())
+        } else if name.starts_with("knowledge-") {
+            let (parts, body) = app.app.knowledge.handle(request()).await.into_parts();
             (parts.status, parts.headers, body.as_ref().to_vec())
         } else if name.starts_with("feedback-") {
             let (parts, body) = app.app.feedback.handle(request()).await.into_parts();

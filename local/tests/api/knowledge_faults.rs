@@ -163,13 +163,7 @@ fn worker(
     queue: Recorded,
 ) -> CrawlWorker<chat_storage::DynamoStore, chat_knowledge::blobs::S3Blobs, Recorded> {
     CrawlWorker {
-        worker: chat_knowledge::sync::Worker {
-            store: app.app.worker.store.clone(),
-            blobs: app.app.worker.blobs.clone(),
-            embeddings: app.app.worker.embeddings.clone(),
-            fetcher: app.app.worker.fetcher.clone(),
-            settings: app.app.worker.settings.clone(),
-        },
+        worker: app.app.worker.as_ref().clone(),
         queue,
     }
 }

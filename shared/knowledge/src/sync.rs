@@ -79,7 +79,9 @@ impl Default for SyncSettings {
     }
 }
 
-/// The worker: the store, the blobs and the crawler's client.
+/// The worker: the store, the blobs and the crawler's client (cheap to clone: each part
+/// is a handle).
+#[derive(Clone)]
 pub struct Worker<S, B> {
     /// Sources, pages, the index version.
     pub store: S,
