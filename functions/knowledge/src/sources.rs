@@ -30,12 +30,15 @@ use uuid::Uuid;
 
 use crate::Knowledge;
 
+/// Attempts of a PATCH while the worker keeps moving the source's sync on.
+const PATCH_ATTEMPTS: u32 = 3;
+
 /// The contract's error for a storage failure concerning source `id`.
 fn for_source(error: StoreError, id: Uuid) -> ApiError {
     match error {
         StoreError::NotFound => not_found(id),
         StoreError::Exists => url_conflict(),
-        StoreError::Busy => ApiError::Conflict {
+        StoreError::Busy | StoreError::Changed => ApiError::Conflict {
             message: "A sync of this source is queued or running".to_owned(),
             resource: "source",
             conflicting_field: "status",
@@ -290,38 +293,71 @@ where
         respond(req, &self.edge.cors, async |req, headers| {
             let caller = self.project_caller(req.headers(), headers).await?;
             let id = source_id(&req)?;
-            let (current, state) = tokio::join!(
-                self.store.source(caller.project, id),
-                self.store.knowledge(caller.project)
-            );
-            let current = current.map_err(|e| for_source(e, id))?;
-            let state = state.map_err(api_error)?;
-            let fields = SourceFields::parse_patch(req.body().as_ref(), current.kind)?;
-            let mut source = current.clone();
-            let text = apply(&mut source, fields, self.cap(state.plan))?;
-            let requeue = (text.is_some() || source.url != current.url)
-                && source.kind == SourceKind::Document;
-            if let Some(text) = text {
-                self.put_document(caller, id, text).await?;
-            }
-            if requeue && !source.status.is_busy() {
-                source.status = SourceStatus::Queued;
-            }
-            source.updated_at = Timestamp::now();
-            self.store
-                .replace_source(caller.project, &source, claim(&current), claim(&source))
-                .await
-                .map_err(|e| for_source(e, id))?;
-            if requeue {
-                self.enqueue(&SyncJob::Sync {
-                    project: caller.project.0,
-                    source: id,
-                })
-                .await?;
-            }
+            // Read, change, write on the condition that the worker did not move the sync
+            // on meanwhile; when it did, again from a fresh read.
+            let mut attempts = 0;
+            let source = loop {
+                attempts += 1;
+                match self.patch_source(caller, id, req.body().as_ref()).await {
+                    Err(ApiError::Conflict {
+                        resource: "source",
+                        conflicting_field: "status",
+                        ..
+                    }) if attempts < PATCH_ATTEMPTS => {
+                        continue;
+                    }
+                    other => break other?,
+                }
+            };
             Ok(json_response(StatusCode::OK, &source))
         })
         .await
+    }
+
+    /// One attempt of a PATCH: the source read, changed and written back if its sync did
+    /// not move on meanwhile (then 409 `status`, which [`Knowledge::update_source`] retries).
+    async fn patch_source(
+        &self,
+        caller: Caller,
+        id: Uuid,
+        body: &[u8],
+    ) -> Result<Source, ApiError> {
+        let (current, state) = tokio::join!(
+            self.store.source(caller.project, id),
+            self.store.knowledge(caller.project)
+        );
+        let current = current.map_err(|e| for_source(e, id))?;
+        let state = state.map_err(api_error)?;
+        let fields = SourceFields::parse_patch(body, current.kind)?;
+        let mut source = current.clone();
+        let text = apply(&mut source, fields, self.cap(state.plan))?;
+        let requeue =
+            (text.is_some() || source.url != current.url) && source.kind == SourceKind::Document;
+        if let Some(text) = text {
+            self.put_document(caller, id, text).await?;
+        }
+        if requeue && !source.status.is_busy() {
+            source.status = SourceStatus::Queued;
+        }
+        source.updated_at = Timestamp::now();
+        self.store
+            .replace_source(
+                caller.project,
+                &current,
+                &source,
+                claim(&current),
+                claim(&source),
+            )
+            .await
+            .map_err(|e| for_source(e, id))?;
+        if requeue {
+            self.enqueue(&SyncJob::Sync {
+                project: caller.project.0,
+                source: id,
+            })
+            .await?;
+        }
+        Ok(source)
     }
 
     /// `DELETE /v2/knowledge/sources/{sourceId}`: its pages leave the index with the next

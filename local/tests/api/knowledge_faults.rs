@@ -233,12 +233,14 @@ async fn a_schedule_tick_queues_the_due_sources_once() {
     assert_eq!((tick.queued, tick.passed_over), (0, 1));
     // A manual source is never due.
     let manual = app.store.source(project.caller.project, id).await.unwrap();
-    let mut manual = manual.clone();
+    let read = manual.clone();
+    let mut manual = manual;
     manual.schedule = chat_domain::knowledge::Schedule::Manual;
     manual.status = SourceStatus::Idle;
     app.store
         .replace_source(
             project.caller.project,
+            &read,
             &manual,
             manual.url.as_deref(),
             manual.url.as_deref(),
@@ -247,4 +249,57 @@ async fn a_schedule_tick_queues_the_due_sources_once() {
         .unwrap();
     let far = Timestamp::from_unix_millis(now.unix_millis() + 30 * 24 * 3600 * 1000);
     assert_eq!(crawl.tick(far).await.unwrap().queued, 0);
+}
+
+#[tokio::test]
+async fn a_change_to_a_source_never_puts_back_a_sync_state_it_did_not_read() {
+    let app = TestApp::builder().spawn().await;
+    let project = project(&app, Plan::Free).await;
+    let site = serve_pages(shop()).await;
+    let source = add_site(&app, &project, &format!("{site}/")).await;
+    let id = uuid::Uuid::parse_str(source["id"].as_str().unwrap()).unwrap();
+    let store = &app.store;
+    let read = store.source(project.caller.project, id).await.unwrap();
+    // The worker moves the sync on between a PATCH's read and its write.
+    let started = chat_domain::knowledge::SyncReport {
+        started_at: Some(Timestamp::now()),
+        ..Default::default()
+    };
+    store
+        .record_sync(
+            project.caller.project,
+            id,
+            SourceStatus::Syncing,
+            &started,
+            None,
+        )
+        .await
+        .unwrap();
+    let mut changed = read.clone();
+    changed.name = Some("Help".into());
+    let url = read.url.as_deref();
+    let written = store
+        .replace_source(project.caller.project, &read, &changed, url, url)
+        .await;
+    assert!(
+        matches!(written, Err(chat_storage::StoreError::Changed)),
+        "{written:?}"
+    );
+    // The route reads again and writes on the fresh read: the worker's state stays.
+    let (status, patched) = call(
+        &app,
+        "PATCH",
+        &format!("/v2/knowledge/sources/{id}"),
+        Some(&project.secret),
+        Some(json!({"name": "Help"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        (&patched["name"], &patched["status"]),
+        (&json!("Help"), &json!("syncing"))
+    );
+    let stored = store.source(project.caller.project, id).await.unwrap();
+    assert_eq!(stored.status, SourceStatus::Syncing);
+    assert_eq!(stored.last_sync, Some(started));
 }

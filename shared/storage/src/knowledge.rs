@@ -176,6 +176,8 @@ impl DynamoStore {
             if reason.code() == Some("ConditionalCheckFailed") {
                 return Err(match failure {
                     StoreError::Exists => StoreError::Exists,
+                    // An item that is there but not as read: another writer came between.
+                    StoreError::Changed if reason.item().is_some() => StoreError::Changed,
                     _ => StoreError::NotFound,
                 });
             }
@@ -292,23 +294,40 @@ impl SourceStore for DynamoStore {
     async fn replace_source(
         &self,
         project: ProjectId,
+        read: &Source,
         source: &Source,
         old_claim: Option<&str>,
         new_claim: Option<&str>,
     ) -> Result<(), StoreError> {
-        let put = Put::builder()
+        // On the condition that the worker has not moved the sync on since `read` was read:
+        // its status and report are not this writer's to put back.
+        let mut put = Put::builder()
             .table_name(self.table())
             .set_item(Some(source_item(
                 project,
                 source,
                 next_sync(source, source.updated_at),
             )))
-            .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PARTITION_KEY)
-            .build()
-            .map_err(build_error)?;
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#report", LAST_SYNC)
+            .expression_attribute_values(":status", s(read.status.as_str()))
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            );
+        put = match &read.last_sync {
+            Some(report) => put
+                .condition_expression(
+                    "attribute_exists(#pk) AND #status = :status AND #report = :report",
+                )
+                .expression_attribute_values(":report", report_attribute(report)),
+            None => put.condition_expression(
+                "attribute_exists(#pk) AND #status = :status AND attribute_not_exists(#report)",
+            ),
+        };
+        let put = put.build().map_err(build_error)?;
         let mut items = vec![TransactWriteItem::builder().put(put).build()];
-        let mut failures = vec![StoreError::NotFound];
+        let mut failures = vec![StoreError::Changed];
         if old_claim != new_claim {
             if let Some(old) = old_claim {
                 items.push(self.claim_delete(project, old)?);

@@ -436,11 +436,13 @@ pub trait SourceStore: Send + Sync {
         claim: Option<&str>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Replaces source `source` (which must exist) and moves its URL claim from
-    /// `old_claim` to `new_claim` when they differ (`Exists` when taken).
+    /// Replaces source `read` (as it was read) by `source`, and moves its URL claim from
+    /// `old_claim` to `new_claim` when they differ: `NotFound` when it is gone, `Changed`
+    /// when its sync moved on since it was read, `Exists` when the new URL is taken.
     fn replace_source(
         &self,
         project: ProjectId,
+        read: &chat_domain::knowledge::Source,
         source: &chat_domain::knowledge::Source,
         old_claim: Option<&str>,
         new_claim: Option<&str>,
