@@ -23,7 +23,19 @@ What it compares:
   exactly the functions that push (PUSHERS), the table's stream (both images) feeds the push
   function alone through one event source mapping whose filters are the code's
   (STREAM_FILTERS in functions/push/src/lib.rs), and the distribution's CloudFront Function
-  is cloudfront/ws-rewrite.js byte for byte.
+  is cloudfront/ws-rewrite.js byte for byte;
+- the knowledge: the bucket (encrypted, no public access, no ACLs, TLS only, incomplete
+  uploads aborted), the FIFO queue with its dead-letter queue and a visibility timeout above
+  the worker's timeout, the worker's queue mapping (one job at a time, batch item failures)
+  and its schedule, the two functions' S3 rights on the bucket's objects and SQS rights on
+  the queue alone, no S3 or SQS right for any other function, and every S3 or SQS call the
+  code makes granted to some function;
+- the model providers: the functions that call the OpenAI-compatible server (OPENAI_USERS)
+  are given its URL and its key's secret from the two parameters, and may read that secret
+  only when the deployment names one (Fn::If HasOpenAiApiKey), no other function is told of
+  it; the knowledge's two functions (EMBEDDERS) hold bedrock:InvokeModel on Titan Text
+  Embeddings V2 alone (the model the code's InvokeModel call speaks to), and no other
+  function holds bedrock:InvokeModel.
 
 Run by scripts/check-template.sh inside its venv (PyYAML and aws-sam-translator come with
 cfn-lint and aws-sam-cli). Exit status 1 on any mismatch; the last line reads
@@ -77,7 +89,32 @@ ROUTES = {
     "chat-live": [],
     # The table stream's consumer (check_stream).
     "chat-push": [],
+    # The knowledge (API.md Part 3): search and the secret-key routes.
+    "knowledge": [
+        ("GET", "/v2/search", False),
+        ("GET", "/v2/knowledge/sources", False),
+        ("POST", "/v2/knowledge/sources", False),
+        ("GET", "/v2/knowledge/sources/{sourceId}", False),
+        ("PATCH", "/v2/knowledge/sources/{sourceId}", False),
+        ("DELETE", "/v2/knowledge/sources/{sourceId}", False),
+        ("POST", "/v2/knowledge/sources/{sourceId}/sync", False),
+        ("GET", "/v2/knowledge/sources/{sourceId}/pages", False),
+        ("GET", "/v2/projects/{projectId}/qnas", False),
+        ("POST", "/v2/projects/{projectId}/qnas", False),
+        ("GET", "/v2/projects/{projectId}/qnas/{qnaId}", False),
+        ("PATCH", "/v2/projects/{projectId}/qnas/{qnaId}", False),
+        ("DELETE", "/v2/projects/{projectId}/qnas/{qnaId}", False),
+    ],
+    # The knowledge queue's consumer and the schedule's target (check_knowledge).
+    "crawl-worker": [],
 }
+
+# The order a preflight names a path's methods in (as local/src/server.rs spells them).
+METHOD_ORDER = ["GET", "POST", "PATCH", "DELETE"]
+
+# The routes a publishable key authorises (`?apiKey=`): their preflight lets any page ask,
+# and the function decides by the key's origins (local/src/server.rs `takes_api_key`).
+PUBLISHABLE_KEY_PATHS = {"/v2/projects/current", "/v2/identity/init", "/v2/search"}
 
 # The DynamoDB actions each function's code uses, no more. TransactWriteItems is no IAM action:
 # a transaction is authorised as the Put/Update/Delete/ConditionCheck items it holds.
@@ -93,6 +130,19 @@ DYNAMODB_ACTIONS = {
     "chat-live": {"BatchGetItem", "ConditionCheckItem", "PutItem", "DeleteItem"},
     # The sockets listed and the gone ones forgotten; the stream read by its mapping.
     "chat-push": {"Query", "DeleteItem", "DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"},
+    # Keys (GetItem, BatchGetItem for a publishable key), sources, pairs, pages (Query), a
+    # source and its URL claim in one transaction and a pair (PutItem, DeleteItem), the
+    # counters and a queued sync (UpdateItem).
+    "knowledge": {"GetItem", "BatchGetItem", "Query", "PutItem", "DeleteItem", "UpdateItem"},
+    # Sources and pages (GetItem, Query; the schedule's Query on gsi1), a sync's marks and
+    # the index version (UpdateItem), a source's pages (BatchWriteItem).
+    "crawl-worker": {"GetItem", "Query", "UpdateItem", "BatchWriteItem"},
+}
+
+# Indexes a function may Query besides the table (anything else is a finding).
+INDEX_QUERIES = {
+    "conversations": {"gsi1", "gsi2"},
+    "crawl-worker": {"gsi1"},
 }
 
 # The DynamoDB Streams actions: granted on the table's stream, never on the table.
@@ -110,7 +160,61 @@ OTHER_ACTIONS = {
     "chat-agents": {"secretsmanager:GetSecretValue"},
     "chat-live": {"secretsmanager:GetSecretValue"},
     "chat-push": {"secretsmanager:GetSecretValue"},
+    # Snapshots read, documents written, jobs queued; a question embedded (Titan V2).
+    "knowledge": {
+        "secretsmanager:GetSecretValue", "s3:GetObject", "s3:PutObject", "sqs:SendMessage",
+        "bedrock:InvokeModel",
+    },
+    # Bundles, documents and snapshots read, written and removed (ListBucket: a missing
+    # object is 404, not 403); the tick's jobs queued; the queue consumed by its mapping;
+    # passages embedded (Titan V2).
+    "crawl-worker": {
+        "secretsmanager:GetSecretValue",
+        "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket",
+        "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+        "bedrock:InvokeModel",
+    },
 }
+
+# The functions that call the OpenAI-compatible server (chat, embeddings): each is given its
+# base URL and its key's secret from these parameters, and may read that secret only under
+# this condition (an empty parameter: no OpenAI provider, and no grant on an empty ARN).
+OPENAI_USERS = {"chat-completion", "knowledge", "crawl-worker"}
+OPENAI_ENV = {"OPENAI_API_KEY_SECRET_ARN": "OpenAiApiKeySecretArn", "OPENAI_BASE_URL": "OpenAiBaseUrl"}
+OPENAI_KEY_PARAM = "OpenAiApiKeySecretArn"
+OPENAI_KEY_CONDITION = "HasOpenAiApiKey"
+# Semantic search's Bedrock embedding model (shared/knowledge/src/embeddings.rs calls
+# InvokeModel, one text a call): these functions alone hold bedrock:InvokeModel, on it alone.
+EMBEDDERS = {"knowledge", "crawl-worker"}
+EMBEDDINGS_RS = "shared/knowledge/src/embeddings.rs"
+EMBEDDING_MODEL_ID = "amazon.titan-embed-text-v2:0"
+EMBEDDING_MODEL_ARN = {"Fn::Sub": f"arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/{EMBEDDING_MODEL_ID}"}
+EMBEDDING_ACTION = "bedrock:InvokeModel"
+
+# The knowledge's resources (template.yaml) and what the code expects of them.
+KNOWLEDGE_FUNCTIONS = {"knowledge", "crawl-worker"}
+QUEUE_WORKER = "crawl-worker"
+KNOWLEDGE_BUCKET = "KnowledgeBucket"
+KNOWLEDGE_QUEUE = "KnowledgeQueue"
+KNOWLEDGE_DLQ = "KnowledgeDeadLetterQueue"
+# Every object key the code writes is under this prefix (shared/knowledge/src/blobs.rs).
+KNOWLEDGE_BLOBS = "shared/knowledge/src/blobs.rs"
+KNOWLEDGE_PREFIX = "projects/"
+KNOWLEDGE_SCHEDULE = "rate(15 minutes)"
+DLQ_RETENTION_SECS = 14 * 24 * 3600
+S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
+S3_BUCKET_ACTIONS = {"s3:ListBucket"}
+SQS_SEND_ACTIONS = {"sqs:SendMessage"}
+# What Lambda's event source mapping polls a queue with (the consumer's role holds them).
+SQS_POLLER_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+# SDK operation -> IAM action, for the S3 and SQS calls the code makes.
+BLOB_AND_QUEUE_OPERATIONS = {
+    "get_object": "s3:GetObject",
+    "put_object": "s3:PutObject",
+    "delete_object": "s3:DeleteObject",
+    "send_message": "sqs:SendMessage",
+}
+BLOB_AND_QUEUE_CALL_RE = re.compile(r"\.(" + "|".join(BLOB_AND_QUEUE_OPERATIONS) + r")\(\)")
 
 # The functions that push to the widget's sockets: each attaches the stack's push policy
 # (execute-api:ManageConnections on the WebSocket API only) and is told its endpoint; no
@@ -139,10 +243,15 @@ REQUIRED_ENV = {"TABLE_NAME", "SESSION_SIGNING_KEYS_SECRET_ARN", "LOG_FORMAT"}
 FUNCTION_ENV = {
     "chat-completion": {"OPENAI_API_KEY_SECRET_ARN", "OPENAI_BASE_URL"},
     "chat-push": {"LIVE_MANAGEMENT_ENDPOINT"},
+    "knowledge": {"KNOWLEDGE_BUCKET", "KNOWLEDGE_QUEUE_URL", "OPENAI_API_KEY_SECRET_ARN", "OPENAI_BASE_URL"},
+    "crawl-worker": {"KNOWLEDGE_BUCKET", "KNOWLEDGE_QUEUE_URL", "OPENAI_API_KEY_SECRET_ARN", "OPENAI_BASE_URL"},
 }
 FORBIDDEN_ENV = {
     "SESSION_SIGNING_KEYS": "keys inline in the configuration; use SESSION_SIGNING_KEYS_SECRET_ARN",
     "DYNAMODB_ENDPOINT": "a local engine's endpoint",
+    "S3_ENDPOINT_URL": "a local engine's endpoint",
+    "KNOWLEDGE_ALLOW_LOOPBACK": "the crawler would fetch loopback addresses (the local server's own)",
+    "OPENAI_API_KEY": "a key inline in the configuration; use OPENAI_API_KEY_SECRET_ARN",
 }
 
 # SDK operation -> IAM action, for the DynamoDB calls the code makes.
@@ -165,6 +274,7 @@ TRANSACT_MEMBERS = {
 }
 
 STREAM_TIMEOUT_MAX_MS = 900_000  # API Gateway: a streamed response lasts at most 15 minutes
+LAMBDA_TIMEOUT_MAX_S = 900  # Lambda's maximum
 BUFFERED_TIMEOUT_MAX_MS = 29_000  # API Gateway's default (and, without a quota raise, maximum)
 
 
@@ -494,10 +604,18 @@ def check_functions(r: Report, root: Path, template: dict[str, Any], table: str 
             r.check(False, f"{label}: CodeUri {code_uri} is a crate", f"{code_uri}/Cargo.toml not found")
         timeout = props.get("Timeout")
         streams = any(route[2] for route in ROUTES[binary])
-        r.check(
-            isinstance(timeout, int) and (timeout >= 300 if streams else timeout <= BUFFERED_TIMEOUT_MAX_MS // 1000),
-            f"{label} timeout {timeout} s " + ("long enough for a stream (>= 300 s)" if streams else "within API Gateway's 29 s"),
-        )
+        if binary == QUEUE_WORKER:
+            # No API in front: Lambda's own limit (and the queue's visibility timeout, in
+            # check_knowledge).
+            r.check(
+                isinstance(timeout, int) and 60 <= timeout <= LAMBDA_TIMEOUT_MAX_S,
+                f"{label} timeout {timeout} s long enough for a crawl, within Lambda's {LAMBDA_TIMEOUT_MAX_S} s",
+            )
+        else:
+            r.check(
+                isinstance(timeout, int) and (timeout >= 300 if streams else timeout <= BUFFERED_TIMEOUT_MAX_MS // 1000),
+                f"{label} timeout {timeout} s " + ("long enough for a stream (>= 300 s)" if streams else "within API Gateway's 29 s"),
+            )
         r.equal(f"{label} tracing", props.get("Tracing"), "Active", "the design")
         log_group = props.get("LoggingConfig", {}).get("LogGroup", {})
         group = template["Resources"].get(log_group.get("Ref", "") if isinstance(log_group, dict) else "", {})
@@ -580,6 +698,13 @@ def check_iam(r: Report, root: Path, template: dict[str, Any], deployed: dict[st
                     sub = res.get("Fn::Sub") if isinstance(res, dict) else None
                     on_index = isinstance(sub, str) and re.fullmatch(rf"\$\{{{table}\.Arn\}}/index/[\w.-]+", sub)
                     r.check(bool(on_table or on_index), f"{label}: DynamoDB actions only on table {table} (or its index)", f"resource {res!r}")
+                    if on_index:
+                        index = sub.rsplit("/", 1)[1]
+                        r.check(
+                            d == {"Query"} and index in INDEX_QUERIES.get(binary, set()),
+                            f"{label}: Query alone on index {index}, one it reads",
+                            f"actions {sorted(d)}; the indexes it may query: {sorted(INDEX_QUERIES.get(binary, set()))}",
+                        )
         granted_any |= dynamo
         r.equal(f"{label} DynamoDB actions", sorted(dynamo), sorted(DYNAMODB_ACTIONS[binary]), "this script's DYNAMODB_ACTIONS")
         r.check(other <= OTHER_ACTIONS[binary], f"{label}: no actions beyond {sorted(OTHER_ACTIONS[binary])}", f"has {sorted(other - OTHER_ACTIONS[binary])}")
@@ -674,11 +799,23 @@ def check_api(r: Report, root: Path, template: dict[str, Any], transformed: dict
             )
             header = "method.response.header.Access-Control-"
             r.equal(f"{path} preflight Allow-Methods", preflight.get(header + "Allow-Methods"),
-                    "'" + ",".join(sorted(path_methods[path], key=["GET", "POST"].index)) + ",OPTIONS'", "the path's routes")
+                    "'" + ",".join(sorted(path_methods[path], key=METHOD_ORDER.index)) + ",OPTIONS'", "the path's routes")
             r.equal(f"{path} preflight Allow-Headers", preflight.get(header + "Allow-Headers"),
                     f"'{allow_headers}'", "shared/edge/src/cors.rs ALLOW_HEADERS")
             r.equal(f"{path} preflight Max-Age", preflight.get(header + "Max-Age"),
                     f"'{max_age}'", "shared/edge/src/cors.rs MAX_AGE_SECS")
+            # A publishable key's route echoes any page's origin (the key decides on the real
+            # request); every other route answers by the deployment's AllowedOrigins.
+            answer = json.dumps(
+                paths[path]["options"].get("x-amazon-apigateway-integration", {})
+                .get("responses", {}).get("default", {}).get("responseTemplates", {})
+            )
+            by_key = path in PUBLISHABLE_KEY_PATHS
+            r.check(
+                ("AllowedOrigins" not in answer) if by_key else ("${AllowedOrigins}" in answer),
+                f"{path} preflight " + ("lets any page ask (a publishable key's route)" if by_key else "allows the deployment's AllowedOrigins"),
+                f"its response template: {answer[:200]}",
+            )
 
 
 def check_live(r: Report, root: Path, template: dict[str, Any], deployed: dict[str, str]) -> None:
@@ -780,8 +917,12 @@ def check_stream(r: Report, root: Path, template: dict[str, Any], transformed: d
         r.equal("table stream view type", spec.get("StreamViewType"), "NEW_AND_OLD_IMAGES", "shared/storage/src/changes.rs (a handoff is told by what changed)")
         r.check("StreamViewType::NewAndOldImages" in (root / "shared/storage/src/table.rs").read_text(encoding="utf-8"), "shared/storage/src/table.rs creates the same stream")
     push = deployed.get("chat-push")
-    mappings = resources_of(template, "AWS::Lambda::EventSourceMapping")
-    if not r.check(push is not None and len(mappings) == 1, "one event source mapping, for the push function", f"found {sorted(mappings)}"):
+    stream_arn = {"Fn::GetAtt": [table, "StreamArn"]}
+    mappings = {
+        k: v for k, v in resources_of(template, "AWS::Lambda::EventSourceMapping").items()
+        if v["Properties"].get("EventSourceArn") == stream_arn or v["Properties"].get("FunctionName") == {"Ref": push}
+    }
+    if not r.check(push is not None and len(mappings) == 1, "one event source mapping of the table's stream, for the push function", f"found {sorted(mappings)}"):
         return
     mapping = next(iter(mappings.values()))["Properties"]
     r.equal("the mapping's function", mapping.get("FunctionName"), {"Ref": push}, "the push function")
@@ -801,6 +942,267 @@ def check_stream(r: Report, root: Path, template: dict[str, Any], transformed: d
     for logical_id, role in resources_of(transformed, "AWS::IAM::Role").items():
         managed = json.dumps(role.get("Properties", {}).get("ManagedPolicyArns", []))
         r.check("AWSLambdaDynamoDBExecutionRole" not in managed, f"{logical_id} holds no AWSLambdaDynamoDBExecutionRole")
+
+
+def check_knowledge(r: Report, root: Path, template: dict[str, Any], transformed: dict[str, Any], deployed: dict[str, str]) -> None:
+    print("--- the knowledge (its bucket, its queue, the worker's mapping and schedule, S3 and SQS rights)")
+    resources = template.get("Resources", {})
+    bucket = resources.get(KNOWLEDGE_BUCKET, {})
+    queue = resources.get(KNOWLEDGE_QUEUE, {})
+    dlq = resources.get(KNOWLEDGE_DLQ, {})
+    bucket_arn = {"Fn::GetAtt": [KNOWLEDGE_BUCKET, "Arn"]}
+    objects_arn = {"Fn::Sub": f"${{{KNOWLEDGE_BUCKET}.Arn}}/{KNOWLEDGE_PREFIX}*"}
+    queue_arn = {"Fn::GetAtt": [KNOWLEDGE_QUEUE, "Arn"]}
+
+    # The bucket: private, encrypted, no ACLs, TLS only.
+    if r.check(bucket.get("Type") == "AWS::S3::Bucket", f"{KNOWLEDGE_BUCKET} is an S3 bucket"):
+        props = bucket.get("Properties", {})
+        rules = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+        r.check(
+            bool(rules) and all(
+                rule.get("ServerSideEncryptionByDefault", {}).get("SSEAlgorithm") in ("AES256", "aws:kms", "aws:kms:dsse")
+                for rule in rules
+            ),
+            f"{KNOWLEDGE_BUCKET} encrypts at rest by default",
+            f"BucketEncryption {props.get('BucketEncryption')!r}",
+        )
+        block = props.get("PublicAccessBlockConfiguration", {})
+        for setting in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]:
+            r.check(block.get(setting) is True, f"{KNOWLEDGE_BUCKET} public access block: {setting} true")
+        r.equal(
+            f"{KNOWLEDGE_BUCKET} object ownership",
+            [rule.get("ObjectOwnership") for rule in props.get("OwnershipControls", {}).get("Rules", [])],
+            ["BucketOwnerEnforced"], "the design (no ACLs)",
+        )
+        r.check(
+            any(
+                rule.get("Status") == "Enabled"
+                and isinstance(rule.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation"), int)
+                for rule in props.get("LifecycleConfiguration", {}).get("Rules", [])
+            ),
+            f"{KNOWLEDGE_BUCKET} aborts incomplete multipart uploads",
+        )
+        r.check(
+            "WebsiteConfiguration" not in props and "AccessControl" not in props,
+            f"{KNOWLEDGE_BUCKET} is no website and sets no canned ACL",
+        )
+        policies = [
+            v["Properties"] for v in resources_of(template, "AWS::S3::BucketPolicy").values()
+            if v["Properties"].get("Bucket") == {"Ref": KNOWLEDGE_BUCKET}
+        ]
+        tls_only = False
+        for policy in policies:
+            for st in policy.get("PolicyDocument", {}).get("Statement", []):
+                condition = st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")
+                targets = as_list(st.get("Resource"))
+                tls_only |= (
+                    st.get("Effect") == "Deny"
+                    and st.get("Principal") in ("*", {"AWS": "*"})
+                    and as_list(st.get("Action")) == ["s3:*"]
+                    and str(condition).lower() == "false"
+                    and bucket_arn in targets
+                    and {"Fn::Sub": f"${{{KNOWLEDGE_BUCKET}.Arn}}/*"} in targets
+                )
+                r.check(
+                    st.get("Effect") == "Deny",
+                    f"{KNOWLEDGE_BUCKET}'s policy only denies (statement {st.get('Sid')}): the functions' roles grant",
+                )
+        r.check(tls_only, f"{KNOWLEDGE_BUCKET}'s policy denies every request without TLS (aws:SecureTransport false), on the bucket and its objects")
+    keys = re.findall(r'format!\(\s*"([^"]*)"', (root / KNOWLEDGE_BLOBS).read_text(encoding="utf-8"))
+    r.check(
+        bool(keys) and all(k.startswith(KNOWLEDGE_PREFIX) for k in keys),
+        f"every object key of {KNOWLEDGE_BLOBS} is under {KNOWLEDGE_PREFIX} (the functions' S3 rights)",
+        f"keys: {keys}",
+    )
+
+    # The queue: FIFO, encrypted, its failures dead-lettered.
+    worker_id = deployed.get(QUEUE_WORKER)
+    worker = function_properties(template, resources.get(worker_id, {}).get("Properties", {})) if worker_id else {}
+    if r.check(queue.get("Type") == "AWS::SQS::Queue", f"{KNOWLEDGE_QUEUE} is an SQS queue"):
+        props = queue.get("Properties", {})
+        r.check(props.get("FifoQueue") is True, f"{KNOWLEDGE_QUEUE} is FIFO (shared/knowledge/src/jobs.rs sends group and deduplication ids)")
+        name = props.get("QueueName", ".fifo")
+        name = name.get("Fn::Sub", "") if isinstance(name, dict) else name
+        r.check(str(name).endswith(".fifo"), f"{KNOWLEDGE_QUEUE}'s name ends in .fifo", f"QueueName {props.get('QueueName')!r}")
+        r.check(props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, f"{KNOWLEDGE_QUEUE} is encrypted at rest")
+        redrive = props.get("RedrivePolicy", {})
+        r.equal(f"{KNOWLEDGE_QUEUE} dead-letter queue", redrive.get("deadLetterTargetArn"), {"Fn::GetAtt": [KNOWLEDGE_DLQ, "Arn"]}, "the design")
+        r.check(isinstance(redrive.get("maxReceiveCount"), int) and 1 <= redrive["maxReceiveCount"] <= 10, f"{KNOWLEDGE_QUEUE} retries a job a few times before dead-lettering it", f"maxReceiveCount {redrive.get('maxReceiveCount')!r}")
+        visibility, timeout = props.get("VisibilityTimeout"), worker.get("Timeout")
+        r.check(
+            isinstance(visibility, int) and isinstance(timeout, int) and visibility > timeout,
+            f"{KNOWLEDGE_QUEUE} visibility timeout {visibility} s above the worker's timeout {timeout} s (no job taken twice at once)",
+        )
+    if r.check(dlq.get("Type") == "AWS::SQS::Queue", f"{KNOWLEDGE_DLQ} is an SQS queue"):
+        props = dlq.get("Properties", {})
+        r.check(props.get("FifoQueue") is True, f"{KNOWLEDGE_DLQ} is FIFO (a FIFO queue's dead letters must be)")
+        r.check(props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, f"{KNOWLEDGE_DLQ} is encrypted at rest")
+        r.equal(f"{KNOWLEDGE_DLQ} retention", props.get("MessageRetentionPeriod"), DLQ_RETENTION_SECS, "the design (14 days)")
+        r.check("RedrivePolicy" not in props, f"{KNOWLEDGE_DLQ} is the end of the line")
+
+    # The worker: the queue's one consumer, one job at a time, and the schedule's target.
+    if r.check(worker_id is not None, f"{QUEUE_WORKER} is deployed"):
+        r.check(
+            str(worker.get("Environment", {}).get("Variables", {}).get("KNOWLEDGE_CRAWL_BUDGET_MS", "600000")).isdigit()
+            and int(worker["Environment"]["Variables"].get("KNOWLEDGE_CRAWL_BUDGET_MS", "600000")) < 1000 * int(worker.get("Timeout") or 0),
+            f"{worker_id}: the crawl budget (KNOWLEDGE_CRAWL_BUDGET_MS, 600 s by default) ends before its timeout",
+        )
+        r.check(worker.get("MemorySize", 0) >= 1024, f"{worker_id} has 1 GB or more (the index is built in memory and /tmp)")
+        r.check(worker.get("EphemeralStorage", {}).get("Size", 512) >= 2048, f"{worker_id} has 2 GB or more of /tmp (the build and the snapshot's tar)")
+        mappings = {
+            k: v["Properties"] for k, v in resources_of(template, "AWS::Lambda::EventSourceMapping").items()
+            if v["Properties"].get("EventSourceArn") == queue_arn
+        }
+        if r.check(len(mappings) == 1, f"one event source mapping of {KNOWLEDGE_QUEUE}", f"found {sorted(mappings)}"):
+            mapping = next(iter(mappings.values()))
+            r.equal("the queue mapping's function", mapping.get("FunctionName"), {"Ref": worker_id}, "the crawl worker")
+            r.equal("the queue mapping reports batch item failures", mapping.get("FunctionResponseTypes"), ["ReportBatchItemFailures"], "functions/crawl/src/lib.rs (it names the jobs that failed)")
+            r.equal("the queue mapping's batch size", mapping.get("BatchSize"), 1, "the design (a sync may take minutes)")
+            r.check(mapping.get("Enabled", True) is not False, "the queue mapping is enabled")
+        r.check("batch_item_failures" in (root / "functions/crawl/src/lib.rs").read_text(encoding="utf-8"), "functions/crawl/src/lib.rs answers batchItemFailures")
+        events = list(resources[worker_id]["Properties"].get("Events", {}).values())
+        schedules = [e for e in events if e.get("Type") == "Schedule"]
+        r.check(
+            len(schedules) == 1 and schedules[0]["Properties"].get("Schedule") == KNOWLEDGE_SCHEDULE
+            and schedules[0]["Properties"].get("Enabled", True) is not False
+            and schedules[0]["Properties"].get("State", "ENABLED") == "ENABLED",
+            f"{worker_id} ticks on a schedule, {KNOWLEDGE_SCHEDULE}",
+            f"events: {events}",
+        )
+        r.check(
+            all(e.get("Type") == "Schedule" for e in events),
+            f"{worker_id}'s only event is its schedule (the queue comes through its mapping)",
+        )
+        rules = [
+            v["Properties"] for v in resources_of(transformed, "AWS::Events::Rule").values()
+            if any(f"{worker_id}" in json.dumps(target.get("Arn")) for target in v["Properties"].get("Targets", []))
+        ]
+        r.check(len(rules) == 1 and rules[0].get("ScheduleExpression") == KNOWLEDGE_SCHEDULE, f"after SAM's transform, one EventBridge rule invokes {worker_id}")
+    for binary, logical_id in deployed.items():
+        events = resources[logical_id]["Properties"].get("Events", {}).values()
+        r.check(not any(e.get("Type") == "SQS" for e in events), f"{logical_id} ({binary}) has no SAM SQS event (it would attach AWSLambdaSQSQueueExecutionRole)")
+        if binary != QUEUE_WORKER:
+            r.check(not any(e.get("Type") in ("Schedule", "ScheduleV2") for e in events), f"{logical_id} ({binary}) runs on no schedule")
+    for logical_id, role in resources_of(transformed, "AWS::IAM::Role").items():
+        managed = json.dumps(role.get("Properties", {}).get("ManagedPolicyArns", []))
+        r.check("AWSLambdaSQSQueueExecutionRole" not in managed, f"{logical_id} holds no AWSLambdaSQSQueueExecutionRole")
+
+    # S3 and SQS rights: the two functions alone, on the bucket's objects and the queue alone.
+    granted_any: set[str] = set()
+    for binary, logical_id in deployed.items():
+        props = resources[logical_id].get("Properties", {})
+        label = f"{logical_id} ({binary})"
+        env = function_properties(template, props).get("Environment", {}).get("Variables", {})
+        s3_sqs: set[str] = set()
+        for st in statements(props.get("Policies", [])):
+            actions = {str(a) for a in as_list(st.get("Action", []))}
+            s3 = {a for a in actions if a.startswith("s3:")}
+            sqs = {a for a in actions if a.startswith("sqs:")}
+            s3_sqs |= s3 | sqs
+            if s3 & S3_OBJECT_ACTIONS:
+                r.check(s3 <= S3_OBJECT_ACTIONS, f"{label}: statement {st.get('Sid')} holds object actions alone", f"has {sorted(s3)}")
+                r.equal(f"{label}: S3 object actions only on {KNOWLEDGE_BUCKET}'s objects under {KNOWLEDGE_PREFIX}", as_list(st.get("Resource")), [objects_arn], "the bucket")
+            if s3 & S3_BUCKET_ACTIONS:
+                r.check(s3 <= S3_BUCKET_ACTIONS, f"{label}: statement {st.get('Sid')} holds bucket actions alone", f"has {sorted(s3)}")
+                r.equal(f"{label}: S3 bucket actions only on {KNOWLEDGE_BUCKET}", as_list(st.get("Resource")), [bucket_arn], "the bucket")
+            if sqs:
+                r.equal(f"{label}: SQS actions only on {KNOWLEDGE_QUEUE}", as_list(st.get("Resource")), [queue_arn], "the queue")
+            if s3 | sqs:
+                r.check(actions == s3 or actions == sqs, f"{label}: statement {st.get('Sid')} holds S3 or SQS actions alone", f"has {sorted(actions)}")
+        granted_any |= s3_sqs
+        if binary in KNOWLEDGE_FUNCTIONS:
+            wanted = {a for a in OTHER_ACTIONS[binary] if a.startswith(("s3:", "sqs:"))}
+            r.equal(f"{label} S3 and SQS actions", sorted(s3_sqs), sorted(wanted), "this script's OTHER_ACTIONS")
+            r.check((s3_sqs & SQS_POLLER_ACTIONS == set()) or binary == QUEUE_WORKER, f"{label}: only the queue's consumer polls it")
+            r.equal(f"{label} KNOWLEDGE_BUCKET", env.get("KNOWLEDGE_BUCKET"), {"Ref": KNOWLEDGE_BUCKET}, "the bucket resource")
+            r.equal(f"{label} KNOWLEDGE_QUEUE_URL", env.get("KNOWLEDGE_QUEUE_URL"), {"Ref": KNOWLEDGE_QUEUE}, "the queue resource (Ref is its URL)")
+        else:
+            r.check(not s3_sqs, f"{label} never searches or crawls: no S3 or SQS right", f"has {sorted(s3_sqs)}")
+            r.check(
+                not any(name.startswith("KNOWLEDGE_") for name in env),
+                f"{label} is told nothing of the knowledge", f"sets {sorted(n for n in env if n.startswith('KNOWLEDGE_'))}",
+            )
+    needed: dict[str, set[str]] = {}
+    for path in rust_files(root, lambda_dirs(root)):
+        for op in BLOB_AND_QUEUE_CALL_RE.findall(path.read_text(encoding="utf-8")):
+            needed.setdefault(BLOB_AND_QUEUE_OPERATIONS[op], set()).add(str(path.relative_to(root)))
+    for action in sorted(BLOB_AND_QUEUE_OPERATIONS.values()):
+        r.check(action in needed, f"the code calls {action} (this script's BLOB_AND_QUEUE_OPERATIONS is current)", "no call found")
+    for action, files in sorted(needed.items()):
+        r.check(action in granted_any, f"the code's {action} ({', '.join(sorted(files))}); some function has it", "no function in template.yaml is granted it")
+
+
+def check_providers(r: Report, root: Path, template: dict[str, Any], deployed: dict[str, str]) -> None:
+    print("--- model providers (the OpenAI key's secret and URL; Bedrock's embedding model)")
+    resources = template.get("Resources", {})
+    key_ref = {"Ref": OPENAI_KEY_PARAM}
+    conditions = template.get("Conditions", {})
+    r.equal(
+        f"condition {OPENAI_KEY_CONDITION}", conditions.get(OPENAI_KEY_CONDITION),
+        {"Fn::Not": [{"Fn::Equals": [key_ref, ""]}]}, f"the design (a key's secret given in {OPENAI_KEY_PARAM})",
+    )
+    embeddings_rs = (root / EMBEDDINGS_RS).read_text(encoding="utf-8")
+    r.check(".invoke_model()" in embeddings_rs and ".invoke_model_with_response_stream()" not in embeddings_rs,
+            f"{EMBEDDINGS_RS} embeds by InvokeModel (the action {EMBEDDING_ACTION})")
+    r.check(EMBEDDING_MODEL_ID in embeddings_rs, f"{EMBEDDINGS_RS} names {EMBEDDING_MODEL_ID}")
+    for binary, logical_id in deployed.items():
+        props = resources[logical_id].get("Properties", {})
+        label = f"{logical_id} ({binary})"
+        env = function_properties(template, props).get("Environment", {}).get("Variables", {})
+        raw = [
+            st for policy in as_list(props.get("Policies", []))
+            if isinstance(policy, dict) for st in policy.get("Statement", [])
+        ]
+        on_key = [st for st in statements(props.get("Policies", [])) if key_ref in as_list(st.get("Resource"))]
+        conditional = [
+            st for st in raw
+            if isinstance(st, dict) and "Fn::If" in st and st["Fn::If"][0] == OPENAI_KEY_CONDITION
+        ]
+        if binary in OPENAI_USERS:
+            for name, param in OPENAI_ENV.items():
+                r.equal(f"{label} {name}", env.get(name), {"Ref": param}, f"the {param} parameter")
+            # The one statement on the key's secret: GetSecretValue, under the condition, with
+            # nothing in the other branch.
+            r.check(
+                len(on_key) == 1 and len(conditional) == 1
+                and len(conditional[0]["Fn::If"]) == 3
+                and conditional[0]["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+                and isinstance(conditional[0]["Fn::If"][1], dict)
+                and conditional[0]["Fn::If"][1].get("Effect") == "Allow"
+                and as_list(conditional[0]["Fn::If"][1].get("Action")) == ["secretsmanager:GetSecretValue"]
+                and as_list(conditional[0]["Fn::If"][1].get("Resource")) == [key_ref],
+                f"{label} may read the OpenAI key's secret (GetSecretValue on {OPENAI_KEY_PARAM}) only when one is given ({OPENAI_KEY_CONDITION})",
+                f"statements on it: {on_key}; conditional ones: {conditional}",
+            )
+        else:
+            r.check(
+                not any(name in env for name in OPENAI_ENV) and not on_key,
+                f"{label} is told nothing of the OpenAI provider (no OPENAI_* variable, no right on its key's secret)",
+            )
+        invoking = [st for st in statements(props.get("Policies", [])) if EMBEDDING_ACTION in as_list(st.get("Action"))]
+        bedrock = {str(a) for st in statements(props.get("Policies", [])) for a in as_list(st.get("Action")) if str(a).startswith("bedrock:")}
+        if binary in EMBEDDERS:
+            r.equal(f"{label} Bedrock actions", sorted(bedrock), [EMBEDDING_ACTION], f"{EMBEDDINGS_RS} (InvokeModel, not the streaming action)")
+            r.check(
+                len(invoking) == 1
+                and as_list(invoking[0].get("Action")) == [EMBEDDING_ACTION]
+                and as_list(invoking[0].get("Resource")) == [EMBEDDING_MODEL_ARN]
+                and invoking[0] in raw,
+                f"{label}: one unconditional statement grants {EMBEDDING_ACTION}, alone, on {EMBEDDING_MODEL_ID} alone in this region",
+                f"statements: {invoking}",
+            )
+            # Exactly its actions: none missing (check_iam finds any beyond them).
+            other = {
+                str(a) for st in statements(props.get("Policies", []))
+                for a in as_list(st.get("Action")) if not str(a).startswith("dynamodb:")
+            }
+            r.equal(f"{label} actions beside DynamoDB", sorted(other), sorted(OTHER_ACTIONS[binary]), "this script's OTHER_ACTIONS")
+        else:
+            r.check(
+                not invoking,
+                f"{label} holds no {EMBEDDING_ACTION} (the embedding model is the knowledge's alone)",
+                f"statements: {invoking}",
+            )
 
 
 def main() -> int:
@@ -832,6 +1234,8 @@ def main() -> int:
     check_api(r, root, template, transformed, deployed)
     check_live(r, root, template, deployed)
     check_stream(r, root, template, transformed, deployed, table)
+    check_knowledge(r, root, template, transformed, deployed)
+    check_providers(r, root, template, deployed)
 
     if r.failed:
         print(f"\ntemplate.yaml and the code DISAGREE: {r.failed} check(s) failed (FAIL lines above)")

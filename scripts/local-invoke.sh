@@ -9,12 +9,15 @@
 #   scripts/local-invoke.sh
 #
 #   ENGINE_PORT   the embedded engine's port (default 8000)
+#   S3_PORT       the embedded S3 engine's port (default 8001)
 #   INVOKE_PORT   cargo lambda watch's port (default 9000)
 #
 # The binary comes from the event file's name: get-conversation-*, close-conversation-*,
 # chat-completion-*, chat-projects-*, chat-identity-*, chat-agents-*, conversations-*,
 # feedback-*, live-* (chat-live), push-* (chat-push: a batch of the table's stream, whose
-# answer has no status: no record to be told again counts as 200). Events run get first, then the agent routes (which hand the demo conversation
+# answer has no status: no record to be told again counts as 200), knowledge-* (knowledge),
+# crawl-worker-* (crawl-worker: a batch of the knowledge queue, 200 when no job is to be
+# given again, or a schedule tick, 200 when it answers its counts). Events run get first, then the agent routes (which hand the demo conversation
 # off and give it back), then completion, then close, because a close
 # event closes the demo conversation the others read and write. The buffered functions are
 # invoked with `cargo lambda invoke` and the statusCode of the API Gateway response it
@@ -23,6 +26,16 @@
 # so its events are posted with curl to the same emulator endpoint
 # (/2015-03-31/functions/<binary>/invocations), which relays the status, headers and chunks
 # of the function's response stream as an HTTP response.
+#
+# The knowledge: chat-local serves its embedded S3 engine on S3_PORT (bucket chat-knowledge,
+# path-style, keys local/local) and crawls its demo shop at start, before it says it is
+# listening, so the demo project has an index and knowledge-search.json must answer 200
+# with results. The functions are pointed at that engine (S3_ENDPOINT_URL) but at no queue:
+# KNOWLEDGE_QUEUE_URL names a port nothing listens on, so the knowledge events are ones that
+# queue nothing (reads, refusals), the worker's batch names a source that does not exist (a
+# job with nothing to do), and its tick finds no source due (the shop was synced at start).
+# Until local/tests/api/events.rs lists the knowledge-* and crawl-worker-* events, their
+# statuses come from KNOWLEDGE_EXPECTED below (the test's, when it has them, must agree).
 #
 # The stream goes through that endpoint too, with an API Gateway REST event as on AWS. Not
 # through watch's function URL emulation (/lambda-url/<binary>/...): that sends a function
@@ -36,6 +49,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ENGINE_PORT="${ENGINE_PORT:-8000}"
+S3_PORT="${S3_PORT:-8001}"
 INVOKE_PORT="${INVOKE_PORT:-9000}"
 
 source scripts/lib/deploy-tools.sh
@@ -88,9 +102,9 @@ wait_for_port() {
     fail "$what is not listening on 127.0.0.1:$port after ${seconds} s"
 }
 
-for port in "$ENGINE_PORT" "$INVOKE_PORT"; do
+for port in "$ENGINE_PORT" "$S3_PORT" "$INVOKE_PORT"; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        fail "127.0.0.1:$port is in use (set ENGINE_PORT / INVOKE_PORT)"
+        fail "127.0.0.1:$port is in use (set ENGINE_PORT / S3_PORT / INVOKE_PORT)"
     fi
 done
 
@@ -101,6 +115,27 @@ while read -r name status; do
 done < <(grep -oE '\("[A-Za-z0-9._-]+\.json", *[0-9]{3}\)' local/tests/api/events.rs |
     sed -E 's/\("([^"]+)", *([0-9]+)\)/\1 \2/')
 [[ ${#expected[@]} -gt 0 ]] || fail "no expected statuses found in local/tests/api/events.rs"
+# The knowledge's events, until local/tests/api/events.rs lists them (see above).
+declare -A KNOWLEDGE_EXPECTED=(
+    [knowledge-search.json]=200
+    [knowledge-search-size-out-of-range.json]=422
+    [knowledge-search-no-credential.json]=400
+    [knowledge-sources-list.json]=200
+    [knowledge-sources-list-session-token.json]=403
+    [knowledge-source-not-found.json]=404
+    [knowledge-source-pages-not-found.json]=404
+    [knowledge-qnas-list.json]=200
+    [knowledge-qna-other-project.json]=404
+    [crawl-worker-batch.json]=200
+    [crawl-worker-tick.json]=200
+)
+for name in "${!KNOWLEDGE_EXPECTED[@]}"; do
+    if [[ -z "${expected[$name]:-}" ]]; then
+        expected["$name"]="${KNOWLEDGE_EXPECTED[$name]}"
+    elif [[ "${expected[$name]}" != "${KNOWLEDGE_EXPECTED[$name]}" ]]; then
+        fail "events/$name: local/tests/api/events.rs expects ${expected[$name]}, this script ${KNOWLEDGE_EXPECTED[$name]}"
+    fi
+done
 
 # The development key the sample events are signed with.
 dev_keys="$(sed -nE 's/.*DEV_SIGNING_KEYS: &str = "([^"]+)";.*/\1/p' local/src/settings.rs)"
@@ -113,16 +148,19 @@ echo "--- building chat-local and the function binaries"
 cargo build --quiet --bin chat-local \
     --bin get-conversation --bin close-conversation --bin chat-completion \
     --bin chat-projects --bin chat-identity --bin conversations --bin feedback --bin chat-agents --bin chat-live \
-    --bin chat-push
+    --bin chat-push --bin knowledge --bin crawl-worker
 
-echo "--- chat-local serve: embedded DynamoDB on 127.0.0.1:$ENGINE_PORT, demo data"
+echo "--- chat-local serve: embedded DynamoDB on 127.0.0.1:$ENGINE_PORT, S3 on 127.0.0.1:$S3_PORT, demo data and shop"
 # Its own engine, whatever this shell points DynamoDB at; the API itself is not used here.
 setsid env -u DYNAMODB_ENDPOINT -u SESSION_SIGNING_KEYS_SECRET_ARN \
     TABLE_NAME=chat-local SESSION_SIGNING_KEYS="$dev_keys" LOG_FORMAT=text \
-    target/debug/chat-local serve --engine-addr "127.0.0.1:$ENGINE_PORT" --addr 127.0.0.1:0 \
+    target/debug/chat-local serve --engine-addr "127.0.0.1:$ENGINE_PORT" --s3-addr "127.0.0.1:$S3_PORT" \
+    --addr 127.0.0.1:0 \
     >"$work/serve.log" 2>&1 &
 pids+=($!)
-wait_for "$work/serve.log" "chat API listening" 60 "chat-local serve"
+# It listens once the demo shop's first crawl is over (60 s at most).
+wait_for "$work/serve.log" "chat API listening" 120 "chat-local serve"
+grep -E "^(S3|demo shop):" "$work/serve.log" || true
 
 echo "--- cargo lambda watch on 127.0.0.1:$INVOKE_PORT"
 function_env=(
@@ -139,6 +177,11 @@ function_env=(
     # The push function's Management API: nothing listens there, and the demo conversation
     # has no socket left by the time its events run (live-disconnect forgot it).
     LIVE_MANAGEMENT_ENDPOINT=http://127.0.0.1:9/live
+    # The knowledge's blobs: chat-local's embedded S3 engine. Its queue: nothing listens
+    # there, and no event here queues a job (see above).
+    "S3_ENDPOINT_URL=http://127.0.0.1:$S3_PORT"
+    KNOWLEDGE_BUCKET=chat-knowledge
+    KNOWLEDGE_QUEUE_URL=http://127.0.0.1:9/000000000000/chat-knowledge.fifo
 )
 env_args=()
 for pair in "${function_env[@]}"; do env_args+=(--env-var "$pair"); done
@@ -171,6 +214,16 @@ status_of_invoke() { answer_of_invoke "$1" "$2" 'a["statusCode"]'; }
 # again.
 status_of_batch() { answer_of_invoke "$1" "$2" '200 if a["batchItemFailures"] == [] else 500'; }
 
+# status_of_tick BINARY FILE: 200 when the schedule's tick answers its counts.
+status_of_tick() { answer_of_invoke "$1" "$2" '200 if sorted(a) == ["passedOver", "queued"] else 500'; }
+
+# status_of_search BINARY FILE: the statusCode, and a 200 must carry results (the demo
+# shop's pages are indexed).
+status_of_search() {
+    answer_of_invoke "$1" "$2" \
+        'a["statusCode"] if a["statusCode"] != 200 or json.loads(a["body"])["results"] else "200-without-results"'
+}
+
 # status_of_stream BINARY FILE: the status of a streamed invocation, as the emulator relays
 # it from the function's response prelude.
 status_of_stream() {
@@ -183,13 +236,13 @@ status_of_stream() {
 # (which closes the demo conversation).
 shopt -s nullglob
 files=()
-for prefix in chat-projects chat-identity get-conversation chat-agents chat-completion conversations feedback live push close-conversation; do
+for prefix in chat-projects chat-identity get-conversation chat-agents chat-completion conversations feedback live push knowledge crawl-worker close-conversation; do
     for path in events/"$prefix"*.json; do files+=("${path#events/}"); done
 done
 for path in events/*.json; do
     case "${path#events/}" in
-        get-conversation* | chat-completion* | close-conversation* | conversations* | feedback* | chat-projects* | chat-identity* | chat-agents* | live* | push*) ;;
-        *) fail "$path: no function's name starts it (get-conversation, close-conversation, chat-completion, conversations, feedback, chat-projects, chat-identity, chat-agents, live, push)" ;;
+        get-conversation* | chat-completion* | close-conversation* | conversations* | feedback* | chat-projects* | chat-identity* | chat-agents* | live* | push* | knowledge* | crawl-worker*) ;;
+        *) fail "$path: no function's name starts it (get-conversation, close-conversation, chat-completion, conversations, feedback, chat-projects, chat-identity, chat-agents, live, push, knowledge, crawl-worker)" ;;
     esac
 done
 
@@ -214,6 +267,10 @@ for file in "${files[@]}"; do
             ;;
         live*) binary=chat-live mode=invoke ;;
         push*) binary=chat-push mode=batch ;;
+        knowledge-search.json) binary=knowledge mode=search ;;
+        knowledge*) binary=knowledge mode=invoke ;;
+        crawl-worker-tick*) binary=crawl-worker mode=tick ;;
+        crawl-worker*) binary=crawl-worker mode=batch ;;
     esac
     want="${expected[$file]:-}"
     if [[ -z "$want" ]]; then
@@ -225,6 +282,10 @@ for file in "${files[@]}"; do
         got="$(status_of_invoke "$binary" "events/$file")"
     elif [[ "$mode" == batch ]]; then
         got="$(status_of_batch "$binary" "events/$file")"
+    elif [[ "$mode" == tick ]]; then
+        got="$(status_of_tick "$binary" "events/$file")"
+    elif [[ "$mode" == search ]]; then
+        got="$(status_of_search "$binary" "events/$file")"
     else
         got="$(status_of_stream "$binary" "events/$file")"
     fi
