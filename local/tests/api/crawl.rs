@@ -337,3 +337,171 @@ async fn a_crawl_that_runs_out_of_time_keeps_what_it_did_not_reach() {
         "/book/11"
     );
 }
+
+#[tokio::test]
+async fn conditional_gets_are_sent_and_a_304_keeps_the_page_as_it_was() {
+    let app = TestApp::builder().spawn().await;
+    let project = project(&app, Plan::Free).await;
+    let revalidated = Arc::new(AtomicUsize::new(0));
+    let seen = revalidated.clone();
+    let site = serve_http(move |req: hyper::Request<hyper::body::Incoming>| {
+        let seen = seen.clone();
+        async move {
+            if req.uri().path() != "/" {
+                return reply(404, "text/plain", "none");
+            }
+            if req
+                .headers()
+                .get("if-none-match")
+                .and_then(|v| v.to_str().ok())
+                == Some("\"v1\"")
+            {
+                seen.fetch_add(1, Ordering::SeqCst);
+                let mut response = reply(304, "text/html", "");
+                response
+                    .headers_mut()
+                    .insert("etag", "\"v1\"".parse().unwrap());
+                return response;
+            }
+            let mut response = reply(
+                200,
+                "text/html",
+                html(
+                    "Opening hours",
+                    "<p>We are open from nine to five on weekdays.</p>",
+                ),
+            );
+            response
+                .headers_mut()
+                .insert("etag", "\"v1\"".parse().unwrap());
+            response
+        }
+    })
+    .await;
+    let source = add_site(&app, &project, &format!("{site}/")).await;
+    let id = source["id"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        &app,
+        "POST",
+        &format!("/v2/knowledge/sources/{id}/sync"),
+        Some(&project.secret),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let source = settled(&app, &project, &id).await;
+    assert_eq!(
+        revalidated.load(Ordering::SeqCst),
+        1,
+        "the second sync asked If-None-Match"
+    );
+    assert_eq!(source["lastSync"]["pagesUnchanged"], 1, "{source}");
+    assert_eq!(
+        search(&app, &project, "opening hours").await[0]["path"],
+        "/"
+    );
+}
+
+#[tokio::test]
+async fn canonical_urls_and_globs_decide_what_is_one_page_and_what_is_crawled() {
+    let app = TestApp::builder().spawn().await;
+    let project = project(&app, Plan::Free).await;
+    let site = serve_http(|req: hyper::Request<hyper::body::Incoming>| async move {
+        let page = |title: &str, body: &str| reply(200, "text/html", html(title, body));
+        match req.uri().path() {
+            "/docs/" => page(
+                "Docs",
+                "<p>The documentation's start, about harbours.</p>\
+                 <a href=\"/docs/a\">a</a> <a href=\"/docs/b\">b</a> <a href=\"/docs/private/x\">x</a> \
+                 <a href=\"/blog/post\">post</a> <a href=\"/other/z\">z</a>",
+            ),
+            "/docs/a" => page("Anchors", "<p>Anchors hold a boat in a harbour.</p>"),
+            // The same page under another address, saying so.
+            "/docs/b" => reply(
+                200,
+                "text/html",
+                "<html><head><title>Anchors</title><link rel=\"canonical\" href=\"/docs/a\"></head>\
+                 <body><main><p>Anchors hold a boat in a harbour.</p></main></body></html>",
+            ),
+            "/docs/private/x" => page("Private", "<p>Never crawled: excluded.</p>"),
+            "/blog/post" => page("Post", "<p>A blog post about lighthouses, included.</p>"),
+            "/other/z" => page("Other", "<p>Outside the start path, not included.</p>"),
+            _ => reply(404, "text/plain", "none"),
+        }
+    })
+    .await;
+    let (status, source) = call(
+        &app,
+        "POST",
+        "/v2/knowledge/sources",
+        Some(&project.secret),
+        Some(
+            serde_json::json!({"type": "website", "url": format!("{site}/docs/"),
+                                "include": ["/blog/**"], "exclude": ["/docs/private/**"]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{source}");
+    let id = source["id"].as_str().unwrap().to_owned();
+    settled(&app, &project, &id).await;
+    let listed = pages(&app, &project, &id).await;
+    assert_eq!(reason(&listed, "/docs/a").0, "indexed");
+    let (state, why) = reason(&listed, "/docs/b");
+    assert_eq!(state, "skipped");
+    assert!(why.contains("canonical"), "{why}");
+    assert_eq!(
+        reason(&listed, "/blog/post").0,
+        "indexed",
+        "an include glob"
+    );
+    assert!(
+        !listed.contains_key("/docs/private/x"),
+        "an exclude glob: {listed:?}"
+    );
+    assert!(
+        !listed.contains_key("/other/z"),
+        "outside the start path: {listed:?}"
+    );
+    let anchors = search(&app, &project, "anchors").await;
+    assert_eq!(anchors.len(), 1, "one page, one passage: {anchors:?}");
+}
+
+#[tokio::test]
+async fn a_crawl_delay_makes_the_crawl_one_request_at_a_time() {
+    let app = TestApp::builder().spawn().await;
+    let project = project(&app, Plan::Free).await;
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (now, peak) = (in_flight.clone(), most.clone());
+    let site = serve_http(move |req: hyper::Request<hyper::body::Incoming>| {
+        let (now, peak) = (now.clone(), peak.clone());
+        async move {
+            if req.uri().path() == "/robots.txt" {
+                return reply(200, "text/plain", "User-agent: *\nCrawl-delay: 1\n");
+            }
+            let running = now.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(running, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            now.fetch_sub(1, Ordering::SeqCst);
+            let links: String = (0..3)
+                .map(|i| format!("<a href=\"/p{i}\">{i}</a>"))
+                .collect();
+            reply(
+                200,
+                "text/html",
+                html(
+                    "Delay",
+                    &format!("<p>A polite site asks for a pause.</p>{links}"),
+                ),
+            )
+        }
+    })
+    .await;
+    let started = std::time::Instant::now();
+    add_site(&app, &project, &format!("{site}/")).await;
+    assert_eq!(most.load(Ordering::SeqCst), 1, "one request at a time");
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "a pause after each of 4 pages"
+    );
+}

@@ -732,3 +732,47 @@ async fn a_document_is_indexed_and_changed_by_patch() {
     .await;
     assert_eq!(status, 422, "a website's field on a document");
 }
+
+#[tokio::test]
+async fn a_local_folder_is_indexed_as_documents_once() {
+    let app = TestApp::builder().spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("guides")).unwrap();
+    std::fs::write(
+        dir.path().join("guides/setup.md"),
+        "# Setting up\n\nPlug the kettle in and wait for the green light.",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("faq.html"),
+        "<html><body><main><h1>FAQ</h1><p>The kettle holds 1.7 litres.</p></main></body></html>",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("notes.txt"),
+        "Descale the kettle every month.",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("logo.png"), [0x89, b'P', b'N', b'G']).unwrap();
+    chat_local::seed::seed_demo(&app.store).await.unwrap();
+    let added = chat_local::folder::index_folder(&app.app, dir.path())
+        .await
+        .unwrap();
+    assert_eq!(added, 3, "Markdown, HTML and text; not the image");
+    app.app.jobs.idle().await;
+    let demo = Project {
+        caller: chat_local::seed::demo_caller(),
+        secret: String::new(),
+        publishable: chat_local::seed::DEMO_PUBLISHABLE_KEY.to_owned(),
+    };
+    let results = search(&app, &demo, "green light").await;
+    assert_eq!(results[0]["title"], "Setting up", "{results:?}");
+    assert_eq!(results[0]["url"], Value::Null, "a document without a URL");
+    assert_eq!(
+        chat_local::folder::index_folder(&app.app, dir.path())
+            .await
+            .unwrap(),
+        0,
+        "the same folder again adds nothing"
+    );
+}

@@ -286,10 +286,19 @@ fn read_page(
             if let Some(canonical) = canonical
                 && canonical.to_string() != key
                 && scope.admits(&canonical)
-                && seen.insert(canonical.to_string())
             {
-                links.canonical = Some(canonical);
-                return (PageOutcome::NotModified, links);
+                // The page's key is its canonical URL: fetched in its own right, once.
+                if seen.insert(canonical.to_string()) {
+                    links.canonical = Some(canonical);
+                    return (PageOutcome::NotModified, links);
+                }
+                return (
+                    PageOutcome::Skipped {
+                        reason: format!("duplicate of its canonical URL {canonical}"),
+                        title: None,
+                    },
+                    links,
+                );
             }
             if html.noindex || header_noindex {
                 let source = if html.noindex {
