@@ -466,6 +466,34 @@ async fn main() -> Result<(), BoxError> {
     // 5: the peer on the demo shop.
     let shop = demo_shop_index(work.path()).await?;
     let ours = quality(&shop.0, &fixture)?;
+    let (cleared, declined) = bar_split(&shop.0, &fixture)?;
+    eprintln!(
+        "relevance bar {}: {:.3} of answerable questions clear it, {:.3} of out-of-scope ones do not",
+        chat_knowledge::grounding::RELEVANCE_BAR,
+        cleared,
+        declined
+    );
+    rows.push(Row {
+        section: "K5",
+        name: format!(
+            "answerable questions whose best hit clears the relevance bar ({})",
+            chat_knowledge::grounding::RELEVANCE_BAR
+        ),
+        value: cleared,
+        floor: 1.0,
+        floor_name: "all of them".into(),
+        unit: Unit::Share,
+        target: Target::None,
+    });
+    rows.push(Row {
+        section: "K5",
+        name: "questions the site does not answer whose best hit does not clear it".into(),
+        value: declined,
+        floor: 1.0,
+        floor_name: "all of them".into(),
+        unit: Unit::Share,
+        target: Target::None,
+    });
     if let Some(python) = &o.python {
         let shop_peer = peer(python, &shop.1, &fixture, work.path())?;
         rows.push(Row {
@@ -669,6 +697,38 @@ async fn demo_shop_index(work: &Path) -> Result<(KnowledgeIndex, Vec<PeerPassage
     }
     builder.finish()?;
     Ok((KnowledgeIndex::open(&dir)?, passages))
+}
+
+/// How the relevance bar of grounded answers (`chat_knowledge::grounding::RELEVANCE_BAR`)
+/// splits the fixture: the answerable questions whose best hit clears it, and the ones the
+/// site does not answer whose best hit does not.
+fn bar_split(index: &KnowledgeIndex, fixture: &[Question]) -> Result<(f64, f64), BoxError> {
+    let bar = chat_knowledge::grounding::RELEVANCE_BAR;
+    let (mut answered, mut answerable, mut declined, mut out_of_scope) = (0.0, 0.0, 0.0, 0.0);
+    for q in fixture {
+        let best = index
+            .search(&q.question, 1)?
+            .first()
+            .map_or(0.0, |h| h.score);
+        match q.page {
+            Some(_) => {
+                answerable += 1.0;
+                if best >= bar {
+                    answered += 1.0;
+                }
+            }
+            None => {
+                out_of_scope += 1.0;
+                if best < bar {
+                    declined += 1.0;
+                }
+            }
+        }
+    }
+    Ok((
+        answered / f64::max(answerable, 1.0),
+        declined / f64::max(out_of_scope, 1.0),
+    ))
 }
 
 /// Recall@5, MRR and per-question latency over the answerable questions.

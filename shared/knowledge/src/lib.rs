@@ -11,6 +11,7 @@ pub mod cache;
 pub mod crawl;
 pub mod embeddings;
 pub mod extract;
+pub mod grounding;
 pub mod index;
 pub mod jobs;
 pub mod language;
