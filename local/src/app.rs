@@ -161,6 +161,7 @@ impl App {
             settings: knowledge_settings.sync(),
         });
         let jobs = crate::jobs::start(worker.clone());
+        crate::jobs::schedule(worker.clone(), jobs.clone());
         Ok(Self {
             knowledge: Knowledge::with(&base, blobs, jobs.clone(), &knowledge_settings, embeddings),
             jobs,

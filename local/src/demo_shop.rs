@@ -112,8 +112,18 @@ pub async fn register(
         .iter()
         .find(|s| s.kind == SourceKind::Website && s.url.as_deref() == Some(start.as_str()));
     let source = match known {
-        Some(source) if source.status.is_busy() => source.clone(),
-        Some(source) => app.knowledge.request_sync(caller, source.id).await?,
+        Some(source) => {
+            // This process has just started: a sync an earlier one left queued or running
+            // is not running any more.
+            if source.status.is_busy() {
+                let report = source.last_sync.clone().unwrap_or_default();
+                app.store
+                    .record_sync(caller.project, source.id, chat_domain::knowledge::SourceStatus::Idle, &report, None)
+                    .await
+                    .map_err(chat_edge::store_errors::api_error)?;
+            }
+            app.knowledge.request_sync(caller, source.id).await?
+        }
         None => {
             let fields = SourceFields {
                 kind: Some(SourceKind::Website),

@@ -2,6 +2,7 @@
 //! one job at a time (as the FIFO queue's project groups do on AWS), each job run by the
 //! same [`Worker`] the crawl function runs. A failed job is tried again a few times with a
 //! growing pause, then dropped with an error in the log (the dead-letter queue's part).
+//! [`schedule`] ticks as the EventBridge rule does, queueing the sources that are due.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,7 +49,14 @@ pub fn start(worker: Arc<Worker<DynamoStore, S3Blobs>>) -> LocalQueue {
     tokio::spawn(async move {
         while let Some(job) = received.recv().await {
             for attempt in 1..=MAX_ATTEMPTS {
-                match worker.run(&job).await {
+                // Each attempt on a task of its own: a panic fails that job, not the worker.
+                let (worker, attempted) = (worker.clone(), job.clone());
+                let run = tokio::spawn(async move { worker.run(&attempted).await });
+                let result = match run.await {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(panicked) => Err(format!("the job panicked: {panicked}")),
+                };
+                match result {
                     Ok(()) => break,
                     Err(error) if attempt < MAX_ATTEMPTS => {
                         tracing::warn!(?job, %error, attempt, "a knowledge job failed; retrying");
@@ -63,4 +71,27 @@ pub fn start(worker: Arc<Worker<DynamoStore, S3Blobs>>) -> LocalQueue {
         }
     });
     LocalQueue { jobs, pending }
+}
+
+/// How often the local schedule ticks (the template's rule: every 15 minutes).
+pub const TICK: Duration = Duration::from_secs(15 * 60);
+
+/// Queues the sources due on their schedule every [`TICK`], as the crawl function does for
+/// EventBridge's rule, for as long as the process runs.
+pub fn schedule(worker: Arc<Worker<DynamoStore, S3Blobs>>, queue: LocalQueue) {
+    let crawl = crawl_worker::CrawlWorker {
+        worker: worker.as_ref().clone(),
+        queue,
+    };
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(TICK);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            match crawl.tick(chat_domain::timestamp::Timestamp::now()).await {
+                Ok(tick) => tracing::info!(queued = tick.queued, "schedule tick"),
+                Err(error) => tracing::warn!(%error, "the schedule tick failed"),
+            }
+        }
+    });
 }

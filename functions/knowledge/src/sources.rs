@@ -331,8 +331,13 @@ where
         let fields = SourceFields::parse_patch(body, current.kind)?;
         let mut source = current.clone();
         let text = apply(&mut source, fields, self.cap(state.plan))?;
-        let requeue =
-            (text.is_some() || source.url != current.url) && source.kind == SourceKind::Document;
+        // A document is indexed from its text, title, type and URL: a change to any is
+        // indexed again now (its schedule is manual).
+        let requeue = source.kind == SourceKind::Document
+            && (text.is_some()
+                || source.url != current.url
+                || source.title != current.title
+                || source.content_type != current.content_type);
         if let Some(text) = text {
             self.put_document(caller, id, text).await?;
         }

@@ -28,10 +28,20 @@ pub enum CacheError {
     Index(#[from] IndexError),
 }
 
+/// The most projects' indexes a process keeps open (and unpacked under its root): past it,
+/// the one searched longest ago is dropped, so a function serving many projects does not
+/// fill its `/tmp`.
+pub const MAX_OPEN_INDEXES: usize = 16;
+
+/// An open index, its version and when it was last asked for.
+type Open = (String, Arc<KnowledgeIndex>, std::time::Instant);
+
 /// The projects' open indexes.
 pub struct IndexCache {
     root: PathBuf,
-    open: Mutex<HashMap<Uuid, (String, Arc<KnowledgeIndex>)>>,
+    open: Mutex<HashMap<Uuid, Open>>,
+    /// One load at a time: two requests missing the same index do not race to unpack it.
+    loading: tokio::sync::Mutex<()>,
 }
 
 impl IndexCache {
@@ -40,15 +50,19 @@ impl IndexCache {
         Self {
             root: root.into(),
             open: Mutex::new(HashMap::new()),
+            loading: tokio::sync::Mutex::new(()),
         }
     }
 
     /// The open index of `project` at `version`, if the cache holds it.
     pub fn cached(&self, project: ProjectId, version: &str) -> Option<Arc<KnowledgeIndex>> {
-        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.get(&project.0)
-            .filter(|(v, _)| v == version)
-            .map(|(_, index)| index.clone())
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let (v, index, used) = open.get_mut(&project.0)?;
+        if v != version {
+            return None;
+        }
+        *used = std::time::Instant::now();
+        Some(index.clone())
     }
 
     /// The index of `project` at `version`: the open one, else fetched from `blobs`,
@@ -59,6 +73,10 @@ impl IndexCache {
         project: ProjectId,
         version: &str,
     ) -> Result<Arc<KnowledgeIndex>, CacheError> {
+        if let Some(index) = self.cached(project, version) {
+            return Ok(index);
+        }
+        let _loading = self.loading.lock().await;
         if let Some(index) = self.cached(project, version) {
             return Ok(index);
         }
@@ -84,12 +102,29 @@ impl IndexCache {
             }
         };
         let index = Arc::new(index);
-        let replaced = {
+        let dropped: Vec<(Uuid, String)> = {
             let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-            open.insert(project.0, (version.to_owned(), index.clone()))
+            let mut dropped = Vec::new();
+            if let Some((old, ..)) = open.insert(
+                project.0,
+                (version.to_owned(), index.clone(), std::time::Instant::now()),
+            ) && old != version
+            {
+                dropped.push((project.0, old));
+            }
+            while open.len() > MAX_OPEN_INDEXES {
+                let Some(oldest) = open.iter().min_by_key(|(_, (.., used))| *used).map(|(p, _)| *p) else {
+                    break;
+                };
+                if let Some((old, ..)) = open.remove(&oldest) {
+                    dropped.push((oldest, old));
+                }
+            }
+            dropped
         };
-        if let Some((old, _)) = replaced.filter(|(old, _)| old != version) {
-            let _ = std::fs::remove_dir_all(self.root.join(project.0.to_string()).join(old));
+        // A search still holding a dropped index keeps its mapped files readable.
+        for (project, old) in dropped {
+            let _ = std::fs::remove_dir_all(self.root.join(project.to_string()).join(old));
         }
         Ok(index)
     }

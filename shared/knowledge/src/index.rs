@@ -227,7 +227,16 @@ impl IndexBuilder {
     /// paragraph on two pages is found once, where it was first met).
     pub fn add(&mut self, entry: &Entry) -> Result<bool, IndexError> {
         let normalized: Vec<&str> = entry.text.split_whitespace().collect();
-        let key = format!("{}\u{1f}{}", entry.kind.as_str(), normalized.join(" "));
+        // A pair is its question and its answer: two questions may share an answer ("Yes.").
+        let question = match entry.kind {
+            EntryKind::Qna => entry.title.as_str(),
+            EntryKind::Passage => "",
+        };
+        let key = format!(
+            "{}\u{1f}{question}\u{1f}{}",
+            entry.kind.as_str(),
+            normalized.join(" ")
+        );
         let hash: [u8; 32] = digest(&SHA256, key.as_bytes())
             .as_ref()
             .try_into()

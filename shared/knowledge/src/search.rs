@@ -448,6 +448,17 @@ mod tests {
     }
 
     #[test]
+    fn two_pairs_with_one_answer_are_both_indexed() {
+        let entries = [
+            Entry::qna("a", "Is shipping free over $75?", "Yes."),
+            Entry::qna("b", "Do you gift wrap?", "Yes."),
+        ];
+        let (_dir, index, manifest, _) = build(&entries);
+        assert_eq!((manifest.entries, manifest.duplicates), (2, 0));
+        assert_eq!(index.search("gift wrap", 1).unwrap()[0].id, "b");
+    }
+
+    #[test]
     fn an_empty_index_answers_nothing() {
         let (_dir, index, manifest, _) = build(&[]);
         assert_eq!(manifest.entries, 0);

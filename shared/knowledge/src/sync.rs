@@ -58,6 +58,19 @@ pub enum SyncError {
     Contended(Uuid),
 }
 
+impl SyncError {
+    /// What failed, in words a source's `lastSync` may show.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Store(_) => "DynamoDB was unavailable",
+            Self::Blob(_) => "S3 was unavailable",
+            Self::Index(_) => "the index could not be built",
+            Self::Embed(_) => "the embedding provider failed",
+            Self::Contended(_) => "other index builds kept publishing first",
+        }
+    }
+}
+
 /// How the worker runs.
 #[derive(Clone, Debug)]
 pub struct SyncSettings {
@@ -144,8 +157,11 @@ where
             }
             Err(error) => {
                 report.finished_at = Some(Timestamp::now());
+                tracing::warn!(%error, source = %id, "a sync failed midway");
+                // What failed, never its details (a bucket, a key, a provider's message).
                 report.error = Some(format!(
-                    "the sync failed midway (the queue tries it again): {error}"
+                    "the sync failed midway ({}); the queue tries it again",
+                    error.kind()
                 ));
                 // Best effort: the error is what the queue acts on. `failed`, not `queued`:
                 // a job the queue gives up on must not leave the source refusing syncs.

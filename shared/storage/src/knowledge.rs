@@ -17,7 +17,8 @@ use crate::items::page::{page_from_item, page_item, page_sk, pages_pk};
 use crate::items::project::PLAN;
 use crate::items::qna::{QNA_SK_PREFIX, qna_from_item, qna_item, qna_sk};
 use crate::items::source::{
-    LAST_SYNC, NEXT_SYNC_AT, SCHEDULE_PARTITION, SOURCE_SK_PREFIX, STATUS, UPDATED_AT,
+    LAST_SYNC, NEXT_SYNC_AT, SCHEDULE_PARTITION, SOURCE_SK_PREFIX, STALE_SYNC_SECONDS, STATUS,
+    STATUS_AT, UPDATED_AT,
     report_attribute, source_from_item, source_item, source_sk, url_claim_sk,
 };
 use crate::items::{Item, Reader, key, string as s};
@@ -74,7 +75,9 @@ impl DynamoStore {
                     .expression_attribute_names("#sk", SORT_KEY)
                     .expression_attribute_values(":prefix", s(prefix))
             };
+            // Strongly consistent: an index build right after a pair's change must see it.
             let output = query
+                .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -374,8 +377,16 @@ impl SourceStore for DynamoStore {
             .update_item()
             .table_name(self.table())
             .set_key(Some(key(project_pk(project), source_sk(id))))
-            .update_expression("SET #status = :queued, #updated = :now")
-            .condition_expression("attribute_exists(#pk) AND NOT #status IN (:queued, :syncing)")
+            .update_expression("SET #status = :queued, #updated = :now, #statusAt = :now")
+            .condition_expression(
+                "attribute_exists(#pk) AND (NOT #status IN (:queued, :syncing) \
+                 OR attribute_not_exists(#statusAt) OR #statusAt < :stale)",
+            )
+            .expression_attribute_names("#statusAt", STATUS_AT)
+            .expression_attribute_values(
+                ":stale",
+                s(Timestamp::from_unix_millis(now.unix_millis() - STALE_SYNC_SECONDS * 1_000).to_string()),
+            )
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_names("#updated", UPDATED_AT)
@@ -425,17 +436,19 @@ impl SourceStore for DynamoStore {
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_names("#report", LAST_SYNC)
             .expression_attribute_values(":status", s(status.as_str()))
-            .expression_attribute_values(":report", report_attribute(report));
+            .expression_attribute_values(":report", report_attribute(report))
+            .expression_attribute_names("#statusAt", STATUS_AT)
+            .expression_attribute_values(":at", s(Timestamp::now().to_string()));
         update = match next {
             Some(next) => update
-                .update_expression("SET #status = :status, #report = :report, #next = :next, #gpk = :gpk, #gsk = :gsk")
+                .update_expression("SET #status = :status, #statusAt = :at, #report = :report, #next = :next, #gpk = :gpk, #gsk = :gsk")
                 .expression_attribute_names("#next", NEXT_SYNC_AT)
                 .expression_attribute_names("#gpk", VISITOR_INDEX_PK)
                 .expression_attribute_names("#gsk", VISITOR_INDEX_SK)
                 .expression_attribute_values(":next", s(next.to_string()))
                 .expression_attribute_values(":gpk", s(SCHEDULE_PARTITION))
                 .expression_attribute_values(":gsk", s(format!("{next}#{}#{id}", project.0))),
-            None => update.update_expression("SET #status = :status, #report = :report"),
+            None => update.update_expression("SET #status = :status, #statusAt = :at, #report = :report"),
         };
         match update.send().await {
             Ok(_) => Ok(()),
@@ -644,15 +657,18 @@ impl IndexVersionStore for DynamoStore {
         match update.send().await {
             Ok(_) => Ok(()),
             Err(error) if failed_condition(&error) => {
-                let exists = error.as_service_error().is_some_and(|e| match e {
-                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item.is_some(),
-                    _ => false,
+                let item = error.as_service_error().and_then(|e| match e {
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item.clone(),
+                    _ => None,
                 });
-                Err(if exists {
-                    StoreError::Changed
-                } else {
-                    StoreError::NotFound
-                })
+                match item {
+                    // The SDK retried a write that had landed: the version is ours already.
+                    Some(item) if Reader(&item).opt_str(INDEX_VERSION)? == Some(version) => {
+                        Ok(())
+                    }
+                    Some(_) => Err(StoreError::Changed),
+                    None => Err(StoreError::NotFound),
+                }
             }
             Err(error) => Err(classify(error)),
         }

@@ -190,8 +190,13 @@ pub async fn crawl(fetcher: &Fetcher, plan: &CrawlPlan) -> CrawlReport {
                         title: None,
                     },
                 });
-                // The canonical URL is the page's key: fetched (once) in its own right.
+                // The canonical URL is the page's key: fetched (once) in its own right. The
+                // links found here are that page's too: they are not met again there.
                 frontier.push_front((canonical, depth));
+                if depth < plan.max_depth {
+                    let room = plan.max_pages.saturating_mul(4).saturating_sub(frontier.len());
+                    frontier.extend(links.found.into_iter().take(room).map(|link| (link, depth + 1)));
+                }
                 continue;
             }
             report.pages.push(CrawledPage {
@@ -417,7 +422,11 @@ async fn sitemap_pages(
             continue;
         };
         for location in sitemap.locations {
-            let Some(url) = Url::parse(location.trim()).ok().map(|u| normalize(&u)) else {
+            let Some(url) = Url::parse(location.trim())
+                .ok()
+                .map(|u| normalize(&u))
+                .filter(|u| u.as_str().len() <= crate::crawl::urls::MAX_URL_BYTES)
+            else {
                 continue;
             };
             match sitemap.kind {

@@ -37,17 +37,19 @@ enum Rules {
 }
 
 impl Robots {
-    /// Reads a robots.txt file.
+    /// Reads a robots.txt file: its first [`MAX_ROBOTS_BYTES`], lines longer than
+    /// [`MAX_LINE_CHARS`] left out (no rule is that long; an HTML page served as robots.txt
+    /// is, and the parser is not safe on such lines).
     pub fn parse(text: &str) -> Self {
+        let text = bounded(text);
         let mut reader = Reader::default();
-        parse_robotstxt(text, &mut reader);
+        parse_robotstxt(&text, &mut reader);
         Self {
-            body: Rules::Text(text.to_owned()),
+            body: Rules::Text(text),
             sitemaps: reader.sitemaps,
-            crawl_delay: reader
-                .ours
-                .or(reader.star)
-                .map(|delay| Duration::from_secs_f64(delay).min(MAX_CRAWL_DELAY)),
+            crawl_delay: reader.ours.or(reader.star).and_then(|delay| {
+                Duration::try_from_secs_f64(delay.clamp(0.0, MAX_CRAWL_DELAY.as_secs_f64())).ok()
+            }),
         }
     }
 
@@ -80,6 +82,25 @@ impl Robots {
             ),
         }
     }
+}
+
+/// The most of a robots.txt file that is read (Google reads 500 KiB).
+pub const MAX_ROBOTS_BYTES: usize = 500 * 1024;
+/// The longest line of a robots.txt file that is read.
+pub const MAX_LINE_CHARS: usize = 2_000;
+
+/// `text` within [`MAX_ROBOTS_BYTES`] (cut at a character boundary), without its lines
+/// over [`MAX_LINE_CHARS`].
+fn bounded(text: &str) -> String {
+    let mut end = text.len().min(MAX_ROBOTS_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end]
+        .lines()
+        .filter(|line| line.chars().count() <= MAX_LINE_CHARS)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Collects what the matcher does not: sitemaps, and the delay of the crawler's group and
@@ -190,5 +211,14 @@ mod tests {
         assert!(!Robots::disallow_all().allows(&url("/x")));
         let odd = Robots::parse("User-agent: *\nCrawl-delay: -1\nCrawl-delay: NaN\n");
         assert_eq!(odd.crawl_delay, None);
+    }
+
+    #[test]
+    fn an_html_page_served_as_robots_txt_and_absurd_delays_are_survived() {
+        let long = format!("<html>{}</html>\nUser-agent: *\nDisallow: /private/\nCrawl-delay: 1e20", "©’".repeat(20_000));
+        let robots = Robots::parse(&long);
+        assert!(!robots.allows(&Url::parse("https://a.example/private/x").unwrap()));
+        assert!(robots.allows(&Url::parse("https://a.example/public").unwrap()));
+        assert_eq!(robots.crawl_delay, Some(MAX_CRAWL_DELAY));
     }
 }

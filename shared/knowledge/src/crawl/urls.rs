@@ -30,9 +30,17 @@ pub fn normalize(url: &Url) -> Url {
 /// `href` on the page at `base`, resolved and normalized; none for a link the crawler
 /// never follows (`mailto:`, `javascript:`, another scheme, one that does not parse).
 pub fn resolve_link(base: &Url, href: &str) -> Option<Url> {
+    if href.len() > MAX_URL_BYTES {
+        return None;
+    }
     let url = base.join(href).ok()?;
-    matches!(url.scheme(), "http" | "https").then(|| normalize(&url))
+    let url = matches!(url.scheme(), "http" | "https").then(|| normalize(&url))?;
+    (url.as_str().len() <= MAX_URL_BYTES).then_some(url)
 }
+
+/// The longest URL the crawler follows (browsers and servers stop near here too; a page
+/// key and its records stay small).
+pub const MAX_URL_BYTES: usize = 2_048;
 
 /// A path glob: `*` matches within one segment, `**` across any number of them.
 #[derive(Clone, Debug, PartialEq, Eq)]

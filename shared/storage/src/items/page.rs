@@ -36,15 +36,25 @@ fn number(item: &mut Item, name: &str, value: u32) {
     item.insert(name.into(), AttributeValue::N(value.to_string()));
 }
 
+/// The longest title and reason a page item keeps, in characters (a page's own text can
+/// make them any length; an item may not pass 400 KB).
+pub const MAX_PAGE_TEXT_CHARS: usize = 500;
+/// The longest validator kept (an `ETag` or `Last-Modified` longer is not one).
+pub const MAX_VALIDATOR_CHARS: usize = 256;
+
+fn capped(text: &Option<String>, max: usize) -> Option<String> {
+    text.as_ref().map(|t| t.chars().take(max).collect())
+}
+
 /// The item of `page` of `project`'s source `source`.
 pub fn page_item(project: ProjectId, source: Uuid, page: &PageRecord) -> Item {
     let mut item = Item::new();
     item.insert(PARTITION_KEY.into(), s(pages_pk(project, source)));
     item.insert(SORT_KEY.into(), s(page_sk(&page.url)));
     item.insert("url".into(), s(page.url.clone()));
-    put_opt(&mut item, "title", page.title.clone());
+    put_opt(&mut item, "title", capped(&page.title, MAX_PAGE_TEXT_CHARS));
     item.insert("status".into(), s(page.status.as_str()));
-    put_opt(&mut item, "reason", page.reason.clone());
+    put_opt(&mut item, "reason", capped(&page.reason, MAX_PAGE_TEXT_CHARS));
     number(&mut item, "passages", page.passages);
     put_opt(
         &mut item,
@@ -53,8 +63,9 @@ pub fn page_item(project: ProjectId, source: Uuid, page: &PageRecord) -> Item {
     );
     put_opt(&mut item, "contentHash", page.content_hash.clone());
     number(&mut item, "failures", page.failures);
-    put_opt(&mut item, "etag", page.etag.clone());
-    put_opt(&mut item, "lastModified", page.last_modified.clone());
+    let validator = |v: &Option<String>| v.clone().filter(|v| v.chars().count() <= MAX_VALIDATOR_CHARS);
+    put_opt(&mut item, "etag", validator(&page.etag));
+    put_opt(&mut item, "lastModified", validator(&page.last_modified));
     item
 }
 

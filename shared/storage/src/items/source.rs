@@ -22,6 +22,13 @@ pub const STATUS: &str = "status";
 pub const LAST_SYNC: &str = "lastSync";
 /// The update time.
 pub const UPDATED_AT: &str = "updatedAt";
+/// When the status last changed: a sync `queued` or `syncing` for longer than
+/// [`STALE_SYNC_SECONDS`] was lost (its job dead-lettered, its process gone) and no longer
+/// refuses a new one.
+pub const STATUS_AT: &str = "statusAt";
+/// How long a sync may stay queued or running before it counts as lost: past a worker's
+/// 15-minute limit, with the queue's retries.
+pub const STALE_SYNC_SECONDS: i64 = 3_600;
 /// When the schedule next syncs it (in the schedule index's sort key).
 pub const NEXT_SYNC_AT: &str = "nextSyncAt";
 /// The schedule index's one partition: the sources a schedule tick reads, sparse (a
@@ -96,6 +103,7 @@ pub fn source_item(project: ProjectId, source: &Source, next: Option<Timestamp>)
     }
     item.insert("schedule".into(), s(source.schedule.as_str()));
     item.insert(STATUS.into(), s(source.status.as_str()));
+    item.insert(STATUS_AT.into(), s(source.updated_at.to_string()));
     if let Some(report) = &source.last_sync {
         item.insert(LAST_SYNC.into(), report_attribute(report));
     }
