@@ -118,7 +118,13 @@ pub async fn register(
             if source.status.is_busy() {
                 let report = source.last_sync.clone().unwrap_or_default();
                 app.store
-                    .record_sync(caller.project, source.id, chat_domain::knowledge::SourceStatus::Idle, &report, None)
+                    .record_sync(
+                        caller.project,
+                        source.id,
+                        chat_domain::knowledge::SourceStatus::Idle,
+                        &report,
+                        None,
+                    )
                     .await
                     .map_err(chat_edge::store_errors::api_error)?;
             }

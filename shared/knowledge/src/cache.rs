@@ -113,7 +113,11 @@ impl IndexCache {
                 dropped.push((project.0, old));
             }
             while open.len() > MAX_OPEN_INDEXES {
-                let Some(oldest) = open.iter().min_by_key(|(_, (.., used))| *used).map(|(p, _)| *p) else {
+                let Some(oldest) = open
+                    .iter()
+                    .min_by_key(|(_, (.., used))| *used)
+                    .map(|(p, _)| *p)
+                else {
                     break;
                 };
                 if let Some((old, ..)) = open.remove(&oldest) {

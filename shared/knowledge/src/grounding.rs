@@ -470,7 +470,11 @@ mod tests {
         )])
         .unwrap()
         .instructions();
-        assert_eq!(text.matches('<').count(), 2, "only the fence's own tags: {text}");
+        assert_eq!(
+            text.matches('<').count(),
+            2,
+            "only the fence's own tags: {text}"
+        );
     }
 
     #[test]

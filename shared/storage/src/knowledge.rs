@@ -18,8 +18,8 @@ use crate::items::project::PLAN;
 use crate::items::qna::{QNA_SK_PREFIX, qna_from_item, qna_item, qna_sk};
 use crate::items::source::{
     LAST_SYNC, NEXT_SYNC_AT, SCHEDULE_PARTITION, SOURCE_SK_PREFIX, STALE_SYNC_SECONDS, STATUS,
-    STATUS_AT, UPDATED_AT,
-    report_attribute, source_from_item, source_item, source_sk, url_claim_sk,
+    STATUS_AT, UPDATED_AT, report_attribute, source_from_item, source_item, source_sk,
+    url_claim_sk,
 };
 use crate::items::{Item, Reader, key, string as s};
 use crate::keys::{
@@ -385,7 +385,10 @@ impl SourceStore for DynamoStore {
             .expression_attribute_names("#statusAt", STATUS_AT)
             .expression_attribute_values(
                 ":stale",
-                s(Timestamp::from_unix_millis(now.unix_millis() - STALE_SYNC_SECONDS * 1_000).to_string()),
+                s(
+                    Timestamp::from_unix_millis(now.unix_millis() - STALE_SYNC_SECONDS * 1_000)
+                        .to_string(),
+                ),
             )
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#status", STATUS)
@@ -663,9 +666,7 @@ impl IndexVersionStore for DynamoStore {
                 });
                 match item {
                     // The SDK retried a write that had landed: the version is ours already.
-                    Some(item) if Reader(&item).opt_str(INDEX_VERSION)? == Some(version) => {
-                        Ok(())
-                    }
+                    Some(item) if Reader(&item).opt_str(INDEX_VERSION)? == Some(version) => Ok(()),
                     Some(_) => Err(StoreError::Changed),
                     None => Err(StoreError::NotFound),
                 }

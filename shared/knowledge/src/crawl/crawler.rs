@@ -194,8 +194,17 @@ pub async fn crawl(fetcher: &Fetcher, plan: &CrawlPlan) -> CrawlReport {
                 // links found here are that page's too: they are not met again there.
                 frontier.push_front((canonical, depth));
                 if depth < plan.max_depth {
-                    let room = plan.max_pages.saturating_mul(4).saturating_sub(frontier.len());
-                    frontier.extend(links.found.into_iter().take(room).map(|link| (link, depth + 1)));
+                    let room = plan
+                        .max_pages
+                        .saturating_mul(4)
+                        .saturating_sub(frontier.len());
+                    frontier.extend(
+                        links
+                            .found
+                            .into_iter()
+                            .take(room)
+                            .map(|link| (link, depth + 1)),
+                    );
                 }
                 continue;
             }

@@ -215,7 +215,10 @@ mod tests {
 
     #[test]
     fn an_html_page_served_as_robots_txt_and_absurd_delays_are_survived() {
-        let long = format!("<html>{}</html>\nUser-agent: *\nDisallow: /private/\nCrawl-delay: 1e20", "©’".repeat(20_000));
+        let long = format!(
+            "<html>{}</html>\nUser-agent: *\nDisallow: /private/\nCrawl-delay: 1e20",
+            "©’".repeat(20_000)
+        );
         let robots = Robots::parse(&long);
         assert!(!robots.allows(&Url::parse("https://a.example/private/x").unwrap()));
         assert!(robots.allows(&Url::parse("https://a.example/public").unwrap()));

@@ -54,7 +54,11 @@ pub fn page_item(project: ProjectId, source: Uuid, page: &PageRecord) -> Item {
     item.insert("url".into(), s(page.url.clone()));
     put_opt(&mut item, "title", capped(&page.title, MAX_PAGE_TEXT_CHARS));
     item.insert("status".into(), s(page.status.as_str()));
-    put_opt(&mut item, "reason", capped(&page.reason, MAX_PAGE_TEXT_CHARS));
+    put_opt(
+        &mut item,
+        "reason",
+        capped(&page.reason, MAX_PAGE_TEXT_CHARS),
+    );
     number(&mut item, "passages", page.passages);
     put_opt(
         &mut item,
@@ -63,7 +67,10 @@ pub fn page_item(project: ProjectId, source: Uuid, page: &PageRecord) -> Item {
     );
     put_opt(&mut item, "contentHash", page.content_hash.clone());
     number(&mut item, "failures", page.failures);
-    let validator = |v: &Option<String>| v.clone().filter(|v| v.chars().count() <= MAX_VALIDATOR_CHARS);
+    let validator = |v: &Option<String>| {
+        v.clone()
+            .filter(|v| v.chars().count() <= MAX_VALIDATOR_CHARS)
+    };
     put_opt(&mut item, "etag", validator(&page.etag));
     put_opt(&mut item, "lastModified", validator(&page.last_modified));
     item
