@@ -494,6 +494,25 @@ async fn main() -> Result<(), BoxError> {
         unit: Unit::Share,
         target: Target::None,
     });
+    let (clean, flagged) = unknown_split(&shop.0, &fixture)?;
+    rows.push(Row {
+        section: "K5",
+        name: "answerable questions with no word the knowledge never mentions".into(),
+        value: clean,
+        floor: 1.0,
+        floor_name: "all of them".into(),
+        unit: Unit::Share,
+        target: Target::None,
+    });
+    rows.push(Row {
+        section: "K5",
+        name: "questions the site does not answer with a word it never mentions".into(),
+        value: flagged,
+        floor: 1.0,
+        floor_name: "all of them".into(),
+        unit: Unit::Share,
+        target: Target::None,
+    });
     if let Some(python) = &o.python {
         let shop_peer = peer(python, &shop.1, &fixture, work.path())?;
         rows.push(Row {
@@ -728,6 +747,34 @@ fn bar_split(index: &KnowledgeIndex, fixture: &[Question]) -> Result<(f64, f64),
     Ok((
         answered / f64::max(answerable, 1.0),
         declined / f64::max(out_of_scope, 1.0),
+    ))
+}
+
+/// The same split by the second signal, words the knowledge never mentions
+/// (`KnowledgeIndex::unknown_words`): answerable questions with none, out-of-scope ones
+/// with some.
+fn unknown_split(index: &KnowledgeIndex, fixture: &[Question]) -> Result<(f64, f64), BoxError> {
+    let (mut clean, mut answerable, mut flagged, mut out_of_scope) = (0.0, 0.0, 0.0, 0.0);
+    for q in fixture {
+        let unknown = !index.unknown_words(&q.question)?.is_empty();
+        match q.page {
+            Some(_) => {
+                answerable += 1.0;
+                if !unknown {
+                    clean += 1.0;
+                }
+            }
+            None => {
+                out_of_scope += 1.0;
+                if unknown {
+                    flagged += 1.0;
+                }
+            }
+        }
+    }
+    Ok((
+        clean / f64::max(answerable, 1.0),
+        flagged / f64::max(out_of_scope, 1.0),
     ))
 }
 

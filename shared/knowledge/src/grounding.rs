@@ -175,6 +175,11 @@ const STOP_WORDS: [&str; 48] = [
     "why", "there", "this", "that", "me", "much", "many", "long",
 ];
 
+/// Whether `word` (lower case) is too common to say what a question is about.
+pub fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.contains(&word)
+}
+
 fn terms(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())

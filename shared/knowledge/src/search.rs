@@ -61,6 +61,7 @@ impl Hit {
 
 /// An opened index.
 pub struct KnowledgeIndex {
+    index: Index,
     reader: IndexReader,
     fields: Fields,
     parser: Option<QueryParser>,
@@ -108,12 +109,54 @@ impl KnowledgeIndex {
             None => None,
         };
         Ok(Self {
+            index,
             reader,
             fields,
             parser,
             manifest,
             vectors,
         })
+    }
+
+    /// The words of `question` that no entry of the index holds, as its analyses read them
+    /// (stemmed, stop words out), in the question's order. A question about what the
+    /// knowledge never mentions ("Can I pay in bitcoin?") has some; a signal for grounded
+    /// answers besides the score, which such a question's other words can lift.
+    pub fn unknown_words(&self, question: &str) -> Result<Vec<String>, IndexError> {
+        let words: String = question
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+            .collect::<String>()
+            .to_lowercase();
+        let searcher = self.reader.searcher();
+        let searched = self.fields.searched_by(&self.manifest.analyses);
+        let mut unknown = Vec::new();
+        for word in words.split_whitespace() {
+            if crate::grounding::is_stop_word(word) {
+                continue;
+            }
+            // A word one analysis drops (a stop word of its language) says nothing.
+            let (mut dropped, mut known) = (false, false);
+            for (_, fields) in &searched {
+                let mut analyzer = self.index.tokenizer_for_field(fields[2])?;
+                let mut stream = analyzer.token_stream(word);
+                let mut tokens = 0;
+                while stream.advance() {
+                    tokens += 1;
+                    let token = stream.token().text.clone();
+                    for field in fields {
+                        if searcher.doc_freq(&Term::from_field_text(*field, &token))? > 0 {
+                            known = true;
+                        }
+                    }
+                }
+                dropped |= tokens == 0;
+            }
+            if !dropped && !known && !unknown.iter().any(|u| u == word) {
+                unknown.push(word.to_owned());
+            }
+        }
+        Ok(unknown)
     }
 
     /// The embedding model its vectors are by (`openai:…`), when it has them: a question
@@ -444,6 +487,26 @@ mod tests {
                 .filter(|h| h.content.contains("Parcels are tracked"))
                 .count(),
             1
+        );
+    }
+
+    #[test]
+    fn words_the_knowledge_never_mentions_are_named() {
+        let (_dir, index, _, _) = build(&shop());
+        assert_eq!(
+            index.unknown_words("Can I pay in bitcoin?").unwrap(),
+            ["pay", "bitcoin"]
+        );
+        assert!(
+            index
+                .unknown_words("Do you deliver parcels shipped to Canada?")
+                .unwrap()
+                .is_empty(),
+            "stemmed: ship, parcel"
+        );
+        assert!(
+            index.unknown_words("the and of").unwrap().is_empty(),
+            "stop words say nothing"
         );
     }
 
