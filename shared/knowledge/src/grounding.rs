@@ -6,6 +6,7 @@
 //! provider's extractive answer.
 
 use crate::index::EntryKind;
+use crate::question_words::is_stop_word;
 use crate::search::Hit;
 
 /// The score a hit must reach to be drawn on (scores are `raw / (raw + 6)` for keyword
@@ -167,24 +168,11 @@ pub fn search_query(previous: Option<&str>, message: &str) -> String {
     }
 }
 
-/// Words too common to say what a question is about.
-const STOP_WORDS: [&str; 48] = [
-    "a", "an", "the", "is", "are", "was", "be", "do", "does", "did", "can", "could", "will",
-    "would", "should", "i", "you", "we", "my", "your", "our", "it", "its", "to", "of", "in", "on",
-    "for", "with", "at", "by", "from", "and", "or", "how", "what", "when", "where", "which", "who",
-    "why", "there", "this", "that", "me", "much", "many", "long",
-];
-
-/// Whether `word` (lower case) is too common to say what a question is about.
-pub fn is_stop_word(word: &str) -> bool {
-    STOP_WORDS.contains(&word)
-}
-
 fn terms(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
-        .filter(|w| !STOP_WORDS.contains(&w.as_str()))
+        .filter(|w| !is_stop_word(w))
         .collect()
 }
 

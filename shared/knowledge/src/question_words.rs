@@ -1,0 +1,16 @@
+//! The words of a visitor's question that say nothing of what it is about ("how", "can",
+//! "my"): left out when a question's words are compared with a page's (grounding's
+//! extractive answer) or looked up in the index (`KnowledgeIndex::unknown_words`).
+
+/// Words too common to say what a question is about.
+pub const STOP_WORDS: [&str; 48] = [
+    "a", "an", "the", "is", "are", "was", "be", "do", "does", "did", "can", "could", "will",
+    "would", "should", "i", "you", "we", "my", "your", "our", "it", "its", "to", "of", "in", "on",
+    "for", "with", "at", "by", "from", "and", "or", "how", "what", "when", "where", "which", "who",
+    "why", "there", "this", "that", "me", "much", "many", "long",
+];
+
+/// Whether `word` (lower case) is too common to say what a question is about.
+pub fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.contains(&word)
+}
