@@ -719,6 +719,7 @@ async fn provider_alone(samples: &mut StreamSamples) {
         }],
         temperature: None,
         max_output_tokens: None,
+        grounding: None,
     });
     let mut deltas = Vec::new();
     while let Some(Ok(event)) = events.next().await {

@@ -143,6 +143,7 @@ pub async fn create_project(
         plan,
         default_assistant: None,
         limits: Default::default(),
+        index_version: None,
     };
     Ok(store.create_project(project, &settings).await?)
 }
@@ -201,6 +202,7 @@ mod tests {
             temperature: Some(0.7),
             max_output_tokens: Some(256),
             tier: Tier::Standard,
+            fallback_message: None,
         }
     }
 

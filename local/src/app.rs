@@ -123,8 +123,6 @@ impl App {
         let base = Base::build_with(settings.base.clone(), customize).await?;
         let sockets = Arc::new(InProcessSockets::default());
         let push = Push::new(Publisher::new(base.store.clone(), sockets.clone()));
-        let completions =
-            Completions::from_settings(&base, settings.turns.clone(), &settings.providers).await?;
         let mut streams = aws_sdk_dynamodbstreams::config::Builder::from(&base.sdk);
         if let Some(endpoint) = &settings.base.store.dynamo.endpoint {
             streams = streams.endpoint_url(endpoint);
@@ -146,6 +144,13 @@ impl App {
                 Some(engine)
             }
         };
+        let completions = Completions::from_settings(
+            &base,
+            settings.turns.clone(),
+            &settings.providers,
+            &knowledge_settings,
+        )
+        .await?;
         let blobs = S3Blobs::new(
             knowledge_settings.s3_client(&base.sdk),
             knowledge_settings.bucket.clone(),

@@ -294,6 +294,10 @@ struct PutAssistantArgs {
     /// `advanced` needs the `pro` plan.
     #[arg(long, value_parser = spelled::<Tier>())]
     tier: Tier,
+    /// What it answers when the project's knowledge does not answer a question (default:
+    /// "I couldn't find that on this site. Would you like to talk to a person?").
+    #[arg(long)]
+    fallback_message: Option<String>,
     /// Make it the project's default assistant (used when a request names none).
     #[arg(long)]
     default: bool,
@@ -716,6 +720,7 @@ async fn run_admin(settings: &LocalSettings, command: AdminCommand) -> Result<()
                 temperature: args.temperature,
                 max_output_tokens: args.max_output_tokens,
                 tier: args.tier,
+                fallback_message: args.fallback_message,
             };
             let AssistantWritten {
                 id,

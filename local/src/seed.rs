@@ -52,6 +52,7 @@ pub fn demo_assistants() -> [Assistant; 2] {
             temperature: None,
             max_output_tokens: None,
             tier: Tier::Standard,
+            fallback_message: None,
         },
         Assistant {
             id: Some(DEMO_ADVANCED_ASSISTANT),
@@ -62,6 +63,7 @@ pub fn demo_assistants() -> [Assistant; 2] {
             temperature: None,
             max_output_tokens: None,
             tier: Tier::Advanced,
+            fallback_message: None,
         },
     ]
 }
@@ -143,6 +145,7 @@ pub async fn seed_demo(store: &DynamoStore) -> Result<(), String> {
         plan: Plan::Free,
         default_assistant: None,
         limits: Default::default(),
+        index_version: None,
     };
     match store.create_project(caller.project, &settings).await {
         Ok(()) | Err(ProjectWriteError::Exists(_)) => {}

@@ -19,6 +19,10 @@ use chat_edge::secrets;
 use chat_edge::{Base, Handler, StartupError};
 use chat_engine::settings::TurnSettings;
 use chat_engine::{TurnBody, TurnEngine, TurnInput, TurnRequest};
+use chat_knowledge::blobs::S3Blobs;
+use chat_knowledge::cache::IndexCache;
+use chat_knowledge::retrieval::Retriever;
+use chat_knowledge::settings::KnowledgeSettings;
 use chat_providers::registry::Providers;
 use chat_providers::settings::{OPENAI_KEY_SECRET_VAR, ProviderSettings};
 use chat_storage::ports::{CompletionStore, KeyStore, LimitStore};
@@ -26,10 +30,13 @@ use lambda_http::{Request, RequestExt, Response};
 
 use runtime_socket::RuntimeApiSockets;
 
+/// The index search that grounds answers, over S3.
+pub type Grounding = Retriever<S3Blobs>;
+
 /// The completion function's state.
 pub struct Completions<S> {
     /// The turn engine.
-    pub engine: TurnEngine<S>,
+    pub engine: TurnEngine<S, Grounding>,
     /// The Runtime API's connections, whose Nagle's algorithm goes off before each answer
     /// (on Lambda; `None` elsewhere).
     pub runtime_api: Option<RuntimeApiSockets>,
@@ -43,16 +50,19 @@ impl Completions<chat_storage::DynamoStore> {
             base,
             TurnSettings::from_env(env)?,
             &ProviderSettings::from_env(env)?,
+            &KnowledgeSettings::from_env(env)?,
         )
         .await
     }
 
-    /// The state of a process built from `base` with these settings; the OpenAI key is read
-    /// from its secret here when it lives in one.
+    /// The state of a process built from `base` with these settings; the OpenAI key (one
+    /// for answers and question embeddings: the same variables name it) is read from its
+    /// secret here when it lives in one.
     pub async fn from_settings(
         base: &Base,
         turns: TurnSettings,
         providers: &ProviderSettings,
+        knowledge: &KnowledgeSettings,
     ) -> Result<Self, StartupError> {
         let openai_key = secrets::resolve_optional(
             providers.openai_api_key.as_ref(),
@@ -60,6 +70,11 @@ impl Completions<chat_storage::DynamoStore> {
             OPENAI_KEY_SECRET_VAR,
         )
         .await?;
+        let grounding = Retriever {
+            blobs: S3Blobs::new(knowledge.s3_client(&base.sdk), knowledge.bucket.clone()),
+            cache: IndexCache::new(knowledge.work_dir.join("indexes")),
+            embeddings: Arc::new(knowledge.embeddings(openai_key.clone(), &base.sdk)),
+        };
         let providers = Providers::new(providers, openai_key, &base.sdk, turns.first_token_timeout);
         Ok(Self {
             engine: TurnEngine {
@@ -67,6 +82,7 @@ impl Completions<chat_storage::DynamoStore> {
                 providers: Arc::new(providers),
                 settings: Arc::new(turns),
                 edge: base.edge.clone(),
+                knowledge: grounding,
             },
             runtime_api: RuntimeApiSockets::from_env(),
         })

@@ -92,6 +92,7 @@ async fn app_with_model() -> (TestApp, Caller, Arc<AtomicUsize>) {
         temperature: None,
         max_output_tokens: None,
         tier: Tier::Standard,
+        fallback_message: None,
     };
     app.store_assistant(visitor, &assistant).await;
     app.store

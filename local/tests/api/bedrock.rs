@@ -157,6 +157,7 @@ async fn events(server: &FakeBedrock, model: &str) -> Vec<Result<ProviderEvent, 
         ],
         temperature: Some(0.3),
         max_output_tokens: Some(2),
+        grounding: None,
     };
     server.provider().stream(request).collect().await
 }

@@ -407,6 +407,7 @@ async fn provider_timeouts_and_refused_connections_are_503_in_both_modes_with_th
         temperature: None,
         max_output_tokens: None,
         tier: chat_domain::assistant::Tier::Standard,
+        fallback_message: None,
     };
     app.store_assistant(caller, &refused).await;
     for assistant in [slow, refused.id.unwrap().to_string()] {

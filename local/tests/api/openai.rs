@@ -169,6 +169,7 @@ fn request(model: &str) -> ModelRequest {
         ],
         temperature: Some(0.2),
         max_output_tokens: Some(64),
+        grounding: None,
     }
 }
 
@@ -285,6 +286,7 @@ async fn completions_through_the_openai_provider_answer_and_map_its_failures() {
         temperature: None,
         max_output_tokens: None,
         tier: Tier::Standard,
+        fallback_message: None,
     };
     let mut ids = std::collections::HashMap::new();
     for model in [
@@ -396,6 +398,7 @@ async fn a_message_sent_into_a_long_conversation_gives_the_provider_a_bounded_co
         temperature: None,
         max_output_tokens: None,
         tier: Tier::Standard,
+        fallback_message: None,
     };
     app.store
         .put_assistant(caller.project, &assistant, true)

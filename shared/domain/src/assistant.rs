@@ -66,6 +66,24 @@ pub struct Assistant {
     pub max_output_tokens: Option<u32>,
     /// What plan it needs.
     pub tier: Tier,
+    /// What it says when the project's knowledge does not answer a question
+    /// (`fallbackMessage`); [`DEFAULT_FALLBACK_MESSAGE`] when unset.
+    pub fallback_message: Option<String>,
+}
+
+/// The answer to a question the project's knowledge does not answer, for an assistant
+/// that sets no `fallbackMessage` (API.md §16).
+pub const DEFAULT_FALLBACK_MESSAGE: &str =
+    "I couldn't find that on this site. Would you like to talk to a person?";
+
+impl Assistant {
+    /// What it answers when the knowledge does not answer a question.
+    pub fn fallback_message(&self) -> &str {
+        self.fallback_message
+            .as_deref()
+            .filter(|m| !m.trim().is_empty())
+            .unwrap_or(DEFAULT_FALLBACK_MESSAGE)
+    }
 }
 
 /// A project's settings.
@@ -78,6 +96,8 @@ pub struct ProjectSettings {
     pub default_assistant: Option<Assistant>,
     /// Its own rate limits and quota, where they differ from configuration.
     pub limits: LimitOverrides,
+    /// The version of its knowledge index, when it has one: a turn is grounded in it.
+    pub index_version: Option<String>,
 }
 
 /// A project's own limits, from its settings item's `limits` map; unset ones fall back

@@ -185,6 +185,21 @@ pub fn text_parts(text: &str) -> RawJson {
     RawJson::from_value(&serde_json::json!([{ "type": "text", "text": text }]))
 }
 
+/// An answer's parts: its text, then one `source-url` part per source it cites (API.md
+/// §16), as the stream sent them.
+pub fn answer_parts(text: &str, sources: &[crate::citations::Cited]) -> RawJson {
+    let mut parts = vec![serde_json::json!({ "type": "text", "text": text })];
+    parts.extend(sources.iter().map(|source| {
+        serde_json::json!({
+            "type": "source-url",
+            "sourceId": source.id,
+            "url": source.url,
+            "title": source.title,
+        })
+    }));
+    RawJson::from_value(&serde_json::Value::Array(parts))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

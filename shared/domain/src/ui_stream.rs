@@ -67,6 +67,12 @@ pub fn finish_step() -> Bytes {
     event(&json!({ "type": "finish-step" }))
 }
 
+/// `source-url`: one source the answer cites (API.md §16), sent after `finish-step` and
+/// before `finish`; `source_id` is the number the text shows.
+pub fn source_url(source_id: &str, url: &str, title: &str) -> Bytes {
+    event(&json!({ "type": "source-url", "sourceId": source_id, "url": url, "title": title }))
+}
+
 /// `finish`: closes the message; reason and usage travel in `messageMetadata`.
 pub fn finish(reason: FinishReason, usage: &Usage) -> Bytes {
     event(&json!({
@@ -95,6 +101,10 @@ mod tests {
             "data: {\"type\":\"start\",\"messageId\":\"m1\",\"messageMetadata\":{\"conversationId\":\"c1\"}}\n\n"
         );
         assert_eq!(text(start_step()), "data: {\"type\":\"start-step\"}\n\n");
+        assert_eq!(
+            text(source_url("1", "https://shop.example/a", "A \"b\"")),
+            "data: {\"type\":\"source-url\",\"sourceId\":\"1\",\"url\":\"https://shop.example/a\",\"title\":\"A \\\"b\\\"\"}\n\n"
+        );
         assert_eq!(
             text(text_start("t1")),
             "data: {\"type\":\"text-start\",\"id\":\"t1\"}\n\n"

@@ -16,6 +16,7 @@ use chat_storage::StoreError;
 use chat_storage::ports::{NewTurn, TurnContext};
 use uuid::Uuid;
 
+use crate::grounded::Answering;
 use crate::settings::TurnSettings;
 
 /// The feature an advanced assistant needs, as a 402 names it.
@@ -94,21 +95,29 @@ pub fn new_turn(conversation_id: Uuid, user_text: &str) -> NewTurn {
     }
 }
 
-/// The model's context: the assistant's system prompt first, then `messages`. The output
-/// cap is the assistant's own or the deployment's, whichever is lower.
-pub fn model_request(assistant: &Assistant, messages: Vec<ChatMessage>, cap: u32) -> ModelRequest {
-    let mut context = Vec::with_capacity(messages.len() + 1);
+/// The model's context: the assistant's system prompt first, then what the knowledge
+/// found (sources, or how to answer small talk), then `messages`. The output cap is the
+/// assistant's own or the deployment's, whichever is lower.
+pub fn model_request(
+    assistant: &Assistant,
+    answering: &Answering,
+    messages: Vec<ChatMessage>,
+    cap: u32,
+) -> ModelRequest {
+    let mut context = Vec::with_capacity(messages.len() + 2);
     if let Some(prompt) = &assistant.system_prompt {
         context.push(ChatMessage {
             role: ChatRole::System,
             content: prompt.clone(),
         });
     }
+    context.extend(answering.instructions());
     context.extend(messages);
     ModelRequest {
         model: assistant.model.clone(),
         messages: context,
         temperature: assistant.temperature,
         max_output_tokens: Some(assistant.max_output_tokens.map_or(cap, |own| own.min(cap))),
+        grounding: answering.grounding(),
     }
 }

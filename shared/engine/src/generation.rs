@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chat_domain::ApiError;
 use chat_domain::chat::{FinishReason, Usage};
+use chat_domain::citations::{CitationRewriter, Cited};
 use chat_domain::ids::Caller;
 use chat_domain::message::MessageStatus;
 use chat_domain::ui_stream;
@@ -17,6 +18,8 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 use uuid::Uuid;
+
+use crate::grounded::Citing;
 
 /// What is needed to finish one turn after the handler has answered.
 pub struct Generation<S> {
@@ -39,6 +42,9 @@ pub struct Generation<S> {
     pub keep_alive: Duration,
     /// Limits on the answer's length and time.
     pub caps: Caps,
+    /// How the answer stands to the project's knowledge: its citations rewritten, and
+    /// `metadata.grounded`.
+    pub citing: Citing,
 }
 
 /// A finished answer.
@@ -50,11 +56,25 @@ pub struct Answer {
     pub reason: FinishReason,
     /// What it cost.
     pub usage: Usage,
+    /// The sources it cites, in its own numbering.
+    pub sources: Vec<Cited>,
 }
 
-/// The metadata stored on an assistant message.
-pub fn metadata(model: &str, reason: FinishReason, usage: &Usage) -> Value {
-    json!({ "model": model, "finishReason": reason, "usage": usage })
+/// The metadata stored on an assistant message: with `grounded` and the cited `sources`
+/// when the project has knowledge (API.md §16).
+pub fn metadata(
+    model: &str,
+    reason: FinishReason,
+    usage: &Usage,
+    grounded: Option<bool>,
+    sources: &[Cited],
+) -> Value {
+    let mut metadata = json!({ "model": model, "finishReason": reason, "usage": usage });
+    if let Some(grounded) = grounded {
+        metadata["grounded"] = json!(grounded);
+        metadata["sources"] = json!(sources);
+    }
+    metadata
 }
 
 impl<S: CompletionStore> Generation<S> {
@@ -68,8 +88,11 @@ impl<S: CompletionStore> Generation<S> {
                 &self.model,
                 FinishReason::Error,
                 &Usage::default(),
+                self.citing.grounded,
+                &[],
             )),
             error: Some(error.user_text().to_owned()),
+            sources: Vec::new(),
         };
         self.store_outcome(&outcome).await
     }
@@ -94,15 +117,22 @@ impl<S: CompletionStore> Generation<S> {
         let outcome = MessageOutcome {
             status: MessageStatus::Complete,
             text: answer.text.clone(),
-            metadata: Some(metadata(&self.model, answer.reason, &answer.usage)),
+            metadata: Some(metadata(
+                &self.model,
+                answer.reason,
+                &answer.usage,
+                self.citing.grounded,
+                &answer.sources,
+            )),
             error: None,
+            sources: answer.sources.clone(),
         };
         self.store_outcome(&outcome).await
     }
 
     /// Reads the answer to its end and stores it: the JSON mode.
     pub async fn collect(
-        self,
+        mut self,
         first: ProviderEvent,
         events: EventStream,
     ) -> Result<Answer, ApiError> {
@@ -113,11 +143,12 @@ impl<S: CompletionStore> Generation<S> {
             self.idle_timeout,
             self.caps,
             self.input_estimate,
+            self.citing.rewriter.take(),
         );
         loop {
             match answer.step(|| {}).await {
                 Step::Delta(_) => {}
-                Step::Done(answer) => {
+                Step::Done(answer, _) => {
                     self.complete(&answer).await?;
                     return Ok(answer);
                 }
@@ -132,7 +163,7 @@ impl<S: CompletionStore> Generation<S> {
     /// Streams the answer as UI message stream chunks into `chunks`, stores it, and ends
     /// the stream with `[DONE]`. A client that has gone keeps nothing from finishing.
     pub async fn stream(
-        self,
+        mut self,
         first: ProviderEvent,
         events: EventStream,
         chunks: UnboundedSender<Bytes>,
@@ -155,19 +186,34 @@ impl<S: CompletionStore> Generation<S> {
             self.keep_alive,
             self.caps,
             self.input_estimate,
+            self.citing.rewriter.take(),
         );
         loop {
             match reader
                 .step(|| send(Bytes::from_static(ui_stream::KEEP_ALIVE)))
                 .await
             {
+                // A delta the rewriter holds back whole sends nothing.
+                Step::Delta(delta) if delta.is_empty() => {}
                 Step::Delta(delta) => send(ui_stream::text_delta(&text_id, &delta)),
-                Step::Done(answer) => {
+                Step::Done(answer, tail) => {
+                    if !tail.is_empty() {
+                        send(ui_stream::text_delta(&text_id, &tail));
+                    }
                     send(ui_stream::text_end(&text_id));
                     send(ui_stream::finish_step());
                     // The client hears `finish` only once the answer is stored.
                     match self.complete(&answer).await {
-                        Ok(()) => send(ui_stream::finish(answer.reason, &answer.usage)),
+                        Ok(()) => {
+                            for source in &answer.sources {
+                                send(ui_stream::source_url(
+                                    &source.id,
+                                    &source.url,
+                                    &source.title,
+                                ));
+                            }
+                            send(ui_stream::finish(answer.reason, &answer.usage))
+                        }
                         Err(error) => {
                             error.log();
                             send(ui_stream::error(
@@ -203,8 +249,9 @@ pub struct Caps {
 enum Step {
     /// More text.
     Delta(String),
-    /// The end: natural, or cut by a cap (`length`).
-    Done(Answer),
+    /// The end: natural, or cut by a cap (`length`), with the text the rewriter held back
+    /// and the sources block (already in the answer's text; still to be sent).
+    Done(Answer, String),
     /// A failure, with the text so far.
     Failed(String, ProviderError),
 }
@@ -212,6 +259,7 @@ enum Step {
 /// Reads an answer event by event, accumulating its text and applying the caps.
 struct Reader {
     pending: Option<ProviderEvent>,
+    rewriter: Option<CitationRewriter>,
     pump: Pump,
     caps: Caps,
     input_estimate: u64,
@@ -227,9 +275,11 @@ impl Reader {
         quiet: Duration,
         caps: Caps,
         input_estimate: u64,
+        rewriter: Option<CitationRewriter>,
     ) -> Self {
         Self {
             pending: Some(first),
+            rewriter,
             pump: Pump::new(events, idle, quiet),
             caps,
             input_estimate,
@@ -240,11 +290,26 @@ impl Reader {
 
     fn capped(&mut self) -> Step {
         tracing::warn!(tokens = self.tokens, "answer cut at its cap");
-        Step::Done(Answer {
-            text: std::mem::take(&mut self.text),
-            reason: FinishReason::Length,
-            usage: Usage::new(self.input_estimate, u64::from(self.tokens)),
-        })
+        let usage = Usage::new(self.input_estimate, u64::from(self.tokens));
+        self.done(FinishReason::Length, usage)
+    }
+
+    /// The end of the answer: what the rewriter held back, and its sources block.
+    fn done(&mut self, reason: FinishReason, usage: Usage) -> Step {
+        let (tail, sources) = match self.rewriter.take() {
+            Some(rewriter) => rewriter.finish(),
+            None => (String::new(), Vec::new()),
+        };
+        self.text.push_str(&tail);
+        Step::Done(
+            Answer {
+                text: std::mem::take(&mut self.text),
+                reason,
+                usage,
+                sources,
+            },
+            tail,
+        )
     }
 
     async fn step(&mut self, on_quiet: impl FnMut()) -> Step {
@@ -262,15 +327,15 @@ impl Reader {
         };
         match event {
             Some(Ok(ProviderEvent::Delta(delta))) => {
+                let delta = match &mut self.rewriter {
+                    Some(rewriter) => rewriter.push(&delta),
+                    None => delta,
+                };
                 self.text.push_str(&delta);
                 self.tokens += 1;
                 Step::Delta(delta)
             }
-            Some(Ok(ProviderEvent::Finish { reason, usage })) => Step::Done(Answer {
-                text: std::mem::take(&mut self.text),
-                reason,
-                usage,
-            }),
+            Some(Ok(ProviderEvent::Finish { reason, usage })) => self.done(reason, usage),
             Some(Err(error)) => Step::Failed(std::mem::take(&mut self.text), error),
             None => Step::Failed(std::mem::take(&mut self.text), unfinished()),
         }

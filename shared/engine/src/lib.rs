@@ -3,8 +3,11 @@
 //! history the server holds: [`TurnInput`]).
 //!
 //! Order of work: read settings, assistant and conversation (one BatchGetItem, with the
-//! rate-limit counters and, for a stored conversation, the newest messages beside it) → refuse with 402/403/409/422/429 → write the turn (one
-//! transaction: the user message and a `streaming` assistant message) → wait for the
+//! rate-limit counters, for a stored conversation the newest messages, and the question's
+//! embedding beside it) → refuse with 402/403/409/422/429 → search the project's knowledge
+//! in-process when it has any (`grounded`: sources, small talk, or an answer as written)
+//! → write the turn (one transaction: the user message and a `streaming` assistant
+//! message) → wait for the
 //! provider's first token (the 200 is committed only then) → stream or collect → finish the
 //! assistant message (one UpdateItem). The widget's sockets learn of the stored messages
 //! from the table's stream, off the turn's path (`chat_sockets`).
@@ -13,6 +16,7 @@ pub mod body;
 pub mod context;
 pub mod decide;
 pub mod generation;
+pub mod grounded;
 pub mod settings;
 
 use std::sync::Arc;
@@ -39,16 +43,20 @@ use serde_json::json;
 use uuid::Uuid;
 
 pub use body::TurnBody;
-use context::stored_context;
+use chat_domain::grounding::search_query;
+use chat_domain::message::MessageRole;
+use chat_knowledge::retrieval::TurnQuery;
+use context::{message_text, stored_context};
 use decide::{choose_assistant, model_request, new_turn};
 use generation::{Caps, Generation, first_event};
+use grounded::{Answering, TurnKnowledge, as_written, decide};
 use settings::TurnSettings;
 
 /// The header naming the conversation a turn was stored in.
 pub const CONVERSATION_ID_HEADER: HeaderName = HeaderName::from_static("x-conversation-id");
 
 /// What turns are run with, built once per process.
-pub struct TurnEngine<S> {
+pub struct TurnEngine<S, K> {
     /// The storage adapter (cheap to clone: generation outlives the request).
     pub store: S,
     /// The model providers.
@@ -57,6 +65,8 @@ pub struct TurnEngine<S> {
     pub settings: Arc<TurnSettings>,
     /// The limiter (and the rest of the edge).
     pub edge: Arc<Edge>,
+    /// The projects' knowledge, which grounds their answers.
+    pub knowledge: K,
 }
 
 /// One turn, as a route asks for it.
@@ -90,9 +100,10 @@ pub enum TurnInput {
 /// The body of the 202 a message gets while a human agent handles the conversation.
 pub const HUMAN_HANDLED_BODY: &str = "Message sent";
 
-impl<S> TurnEngine<S>
+impl<S, K> TurnEngine<S, K>
 where
     S: CompletionStore + LimitStore + Clone + 'static,
+    K: TurnKnowledge,
 {
     /// Runs `turn` for `caller`: a JSON answer, a stream, or the contract's error. The
     /// rate-limit headers go into `headers`.
@@ -111,11 +122,12 @@ where
             TurnInput::Messages(_) => 0,
             TurnInput::Stored(_) => self.settings.history.max_messages,
         };
-        let (context, counts, history) = tokio::join!(
+        let (context, counts, history, prepared) = tokio::join!(
             self.store
                 .turn_context(caller, conversation_id, turn.assistant_id),
             self.store.increment(&counters),
             self.store.history(caller, conversation_id, history_limit),
+            self.knowledge.prepare(caller.project, &turn.user_text),
         );
         let context = context.map_err(|e| for_conversation(e, conversation_id))?;
         let limits = limiter.evaluate(
@@ -140,6 +152,10 @@ where
             return Err(for_conversation(StoreError::NotFound, conversation_id));
         }
         let human_handled = context.conversation.is_some_and(|c| c.is_human_handled);
+        let index_version = context
+            .project
+            .as_ref()
+            .and_then(|p| p.index_version.clone());
         let assistant = choose_assistant(
             &self.settings,
             caller,
@@ -148,20 +164,45 @@ where
             context,
         )?;
         let mut stored = new_turn(conversation_id, &turn.user_text);
-        let context_messages = match turn.input {
-            TurnInput::Messages(messages) => messages,
+        let (context_messages, previous, page_url) = match turn.input {
+            TurnInput::Messages(messages) => {
+                let previous = previous_question(&messages);
+                (messages, previous, None)
+            }
             TurnInput::Stored(page) => {
                 stored.create = false;
                 stored.user_message.page_url = page.url.clone();
                 stored.user_message.page_title = page.title.clone();
                 stored.user_message.text_selection = page.text_selection.clone();
                 let history = history.map_err(api_error)?;
-                stored_context(&page, &history, &turn.user_text, &self.settings.history)
+                let previous = history
+                    .iter()
+                    .rev()
+                    .find(|m| m.role == MessageRole::User)
+                    .map(message_text);
+                let messages =
+                    stored_context(&page, &history, &turn.user_text, &self.settings.history);
+                (messages, previous, page.url)
             }
         };
         if stored_input && human_handled {
             return self.store_for_agent(caller, stored).await;
         }
+        let answering = match index_version {
+            None => Answering::Free,
+            Some(version) => {
+                let query = search_query(previous.as_deref(), &turn.user_text);
+                let query = TurnQuery {
+                    query: &query,
+                    page_url: page_url.as_deref(),
+                };
+                let grounding = self
+                    .knowledge
+                    .ground(caller.project, &version, prepared, query)
+                    .await?;
+                decide(grounding, &turn.user_text, &assistant)
+            }
+        };
         let provider = self.providers.for_assistant(&assistant)?;
         let message_id = stored
             .assistant_message
@@ -176,9 +217,11 @@ where
             Err(StoreError::HumanHandled) => return self.store_for_agent(caller, stored).await,
             result => result.map_err(|e| for_conversation(e, conversation_id))?,
         }
-        tracing::info!(%conversation_id, %message_id, model = %assistant.model, provider = assistant.provider.as_str(), stream = turn.stream, "turn stored");
+        let grounded = answering.citing().grounded;
+        tracing::info!(%conversation_id, %message_id, model = %assistant.model, provider = assistant.provider.as_str(), stream = turn.stream, ?grounded, "turn stored");
         let request = model_request(
             &assistant,
+            &answering,
             context_messages,
             self.settings.max_output_tokens,
         );
@@ -195,8 +238,12 @@ where
                 max_output_tokens: self.settings.max_output_tokens,
                 deadline: tokio::time::Instant::now() + self.settings.max_generation_time,
             },
+            citing: answering.citing(),
         };
-        let mut events = provider.stream(request);
+        let mut events = match answering {
+            Answering::AsWritten { text, .. } => as_written(text),
+            _ => provider.stream(request),
+        };
         let first = match first_event(&mut events, self.settings.first_token_timeout).await {
             Ok(event) => event,
             Err(error) => {
@@ -262,6 +309,16 @@ where
         );
         Ok(with_conversation(response, conversation_id))
     }
+}
+
+/// The visitor's message before the last, in a context the client sent.
+fn previous_question(messages: &[ChatMessage]) -> Option<String> {
+    messages
+        .iter()
+        .rev()
+        .filter(|m| m.role == chat_domain::chat::ChatRole::User)
+        .nth(1)
+        .map(|m| m.content.clone())
 }
 
 fn with_conversation<B>(mut response: Response<B>, conversation_id: Uuid) -> Response<B> {

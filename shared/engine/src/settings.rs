@@ -58,6 +58,7 @@ impl TurnSettings {
                 temperature: None,
                 max_output_tokens: None,
                 tier: Tier::Standard,
+                fallback_message: None,
             },
             first_token_timeout: env.millis("FIRST_TOKEN_TIMEOUT_MS", Duration::from_secs(30))?,
             idle_timeout: env.millis("PROVIDER_IDLE_TIMEOUT_MS", Duration::from_secs(60))?,

@@ -65,6 +65,13 @@ impl IndexCache {
         Some(index.clone())
     }
 
+    /// The open index of `project` at whatever version the cache holds: what a turn can
+    /// prepare with (the question's embedding) before its first read says the version.
+    pub fn latest(&self, project: ProjectId) -> Option<Arc<KnowledgeIndex>> {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.get(&project.0).map(|(_, index, _)| index.clone())
+    }
+
     /// The index of `project` at `version`: the open one, else fetched from `blobs`,
     /// unpacked and opened (an older version of the project is dropped).
     pub async fn index<B: BlobStore>(

@@ -17,7 +17,7 @@ pub mod jobs;
 pub mod language;
 pub mod page;
 pub mod passages;
-pub mod question_words;
+pub mod retrieval;
 pub mod search;
 pub mod settings;
 pub mod snapshot;

@@ -132,7 +132,7 @@ impl KnowledgeIndex {
         let searched = self.fields.searched_by(&self.manifest.analyses);
         let mut unknown = Vec::new();
         for word in words.split_whitespace() {
-            if crate::question_words::is_stop_word(word) {
+            if chat_domain::question_words::is_stop_word(word) {
                 continue;
             }
             // A word one analysis drops (a stop word of its language) says nothing.

@@ -257,6 +257,7 @@ mod tests {
             ],
             temperature: None,
             max_output_tokens: None,
+            grounding: None,
         };
         let (system, messages) = converse_messages(&request).unwrap();
         assert_eq!(system, vec![SystemContentBlock::Text("Be brief.".into())]);

@@ -2,8 +2,10 @@
 //! [`ProviderEvent`]s (text deltas, then one finish) or a typed [`ProviderError`].
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use chat_domain::ApiError;
+use chat_domain::grounding::Grounding;
 use futures_util::Stream;
 
 pub mod bedrock;
@@ -35,6 +37,10 @@ pub struct ModelRequest {
     pub temperature: Option<f32>,
     /// The most output tokens to generate.
     pub max_output_tokens: Option<u32>,
+    /// The project's sources the answer is to be drawn from, when it has knowledge: a
+    /// model reads them in the context's system message; the offline provider answers
+    /// from them directly (API.md §16).
+    pub grounding: Option<Arc<Grounding>>,
 }
 
 impl ModelRequest {

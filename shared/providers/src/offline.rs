@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use chat_domain::grounding::extractive_answer;
 use futures_util::stream;
 
 use crate::{
@@ -111,7 +112,9 @@ impl OfflineProvider {
     }
 }
 
-/// The deterministic answer to `request`, as the tokens it is streamed in.
+/// The deterministic answer to `request`, as the tokens it is streamed in: with sources,
+/// the sentences of them that answer the question, each cited (all of it, whatever
+/// `count`); without, a sentence about itself of `count` words.
 pub fn answer_tokens(request: &ModelRequest, count: u32) -> Vec<String> {
     let question = request
         .messages
@@ -120,6 +123,9 @@ pub fn answer_tokens(request: &ModelRequest, count: u32) -> Vec<String> {
         .find(|m| m.role == ChatRole::User)
         .map(|m| m.content.as_str())
         .unwrap_or("");
+    if let Some(grounding) = &request.grounding {
+        return word_tokens(&extractive_answer(question, grounding));
+    }
     let excerpt: String = question
         .split_whitespace()
         .take(12)
@@ -142,6 +148,19 @@ pub fn answer_tokens(request: &ModelRequest, count: u32) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// `text` as word tokens, each after the first with its leading space: joined, the text.
+fn word_tokens(text: &str) -> Vec<String> {
+    let mut tokens: Vec<String> = Vec::new();
+    for (n, word) in text.split(' ').enumerate() {
+        tokens.push(if n == 0 {
+            word.to_owned()
+        } else {
+            format!(" {word}")
+        });
+    }
+    tokens
 }
 
 fn count_words(request: &ModelRequest) -> u64 {
@@ -239,6 +258,7 @@ mod tests {
             }],
             temperature: None,
             max_output_tokens: None,
+            grounding: None,
         }
     }
 
@@ -269,6 +289,35 @@ mod tests {
             })
         );
         assert_eq!(collect("offline:first=0,gap=0,tokens=5").await, events);
+    }
+
+    #[tokio::test]
+    async fn with_sources_it_answers_from_them_cited() {
+        use chat_domain::grounding::{Grounding, Source};
+        let mut request = request("offline:first=0,gap=0,tokens=2");
+        request.grounding = Some(std::sync::Arc::new(Grounding {
+            sources: vec![Source {
+                number: Some(1),
+                title: "Shipping".into(),
+                url: Some("https://shop.example/shipping".into()),
+                text: "We ship to Canada in five days. Gift cards never expire.".into(),
+                score: 0.8,
+                is_pair: false,
+            }],
+        }));
+        let events: Vec<_> = OfflineProvider::default().stream(request).collect().await;
+        let text: String = events
+            .iter()
+            .filter_map(|e| match e {
+                Ok(ProviderEvent::Delta(d)) => Some(d.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(text, "We ship to Canada in five days [1].");
+        assert!(
+            events.len() > 3,
+            "streamed word by word, not capped at 2 tokens"
+        );
     }
 
     #[tokio::test]

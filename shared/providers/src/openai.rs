@@ -303,6 +303,7 @@ mod tests {
             ],
             temperature: Some(0.5),
             max_output_tokens: Some(100),
+            grounding: None,
         });
         assert_eq!(
             body,

@@ -239,6 +239,8 @@ pub struct MessageOutcome {
     pub metadata: Option<serde_json::Value>,
     /// What went wrong, for `error`.
     pub error: Option<String>,
+    /// The sources the answer cites, stored as `source-url` parts after its text.
+    pub sources: Vec<chat_domain::citations::Cited>,
 }
 
 /// The storage a completion uses: three round trips, in order.

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 use chat_domain::Spelling;
 use chat_domain::conversation::{Conversation, ConversationStatus};
 use chat_domain::ids::Caller;
-use chat_domain::message::{Message, text_parts};
+use chat_domain::message::{Message, answer_parts};
 use uuid::Uuid;
 
 use crate::dynamo::{DynamoStore, backoff};
@@ -159,7 +159,7 @@ impl CompletionStore for DynamoStore {
         message_id: Uuid,
         outcome: &MessageOutcome,
     ) -> Result<(), StoreError> {
-        let parts = text_parts(&outcome.text);
+        let parts = answer_parts(&outcome.text, &outcome.sources);
         let mut update = self
             .client()
             .update_item()

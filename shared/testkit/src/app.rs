@@ -439,6 +439,7 @@ impl TestApp {
             temperature: None,
             max_output_tokens: None,
             tier,
+            fallback_message: None,
         };
         self.store_assistant(caller, &assistant).await;
         id
@@ -460,6 +461,7 @@ impl TestApp {
             plan,
             default_assistant: None,
             limits,
+            index_version: None,
         };
         match self.store.create_project(caller.project, &settings).await {
             Ok(()) => {}
@@ -491,6 +493,7 @@ impl TestApp {
                 temperature: None,
                 max_output_tokens: None,
                 tier: Tier::Standard,
+                fallback_message: None,
             };
             self.store
                 .put_assistant(caller.project, &assistant, true)
@@ -505,6 +508,7 @@ impl TestApp {
             plan,
             default_assistant: None,
             limits: Default::default(),
+            index_version: None,
         };
         match self.store.create_project(project, &settings).await {
             Ok(()) => true,

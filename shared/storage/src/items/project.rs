@@ -27,6 +27,8 @@ pub const LIMITS: &str = "limits";
 pub const NAME: &str = "name";
 /// The widget's settings, as their JSON text.
 pub const WIDGET: &str = "widget";
+/// An assistant's answer when the knowledge does not answer a question.
+pub const FALLBACK_MESSAGE: &str = "fallbackMessage";
 /// The project attribute holding the default assistant's copy.
 pub const DEFAULT_ASSISTANT: &str = "defaultAssistant";
 
@@ -42,6 +44,11 @@ pub fn assistant_attributes(assistant: &Assistant) -> Item {
     item.insert("model".into(), s(assistant.model.clone()));
     item.insert("tier".into(), s(assistant.tier.as_str()));
     put_opt(&mut item, "systemPrompt", assistant.system_prompt.clone());
+    put_opt(
+        &mut item,
+        FALLBACK_MESSAGE,
+        assistant.fallback_message.clone(),
+    );
     if let Some(t) = assistant.temperature {
         item.insert("temperature".into(), AttributeValue::N(t.to_string()));
     }
@@ -153,6 +160,7 @@ pub fn assistant_from_item(item: &Item) -> Result<Assistant, StoreError> {
             })
             .transpose()?,
         tier: r.spelled("tier")?,
+        fallback_message: r.opt_str(FALLBACK_MESSAGE)?.map(str::to_owned),
     })
 }
 
@@ -185,6 +193,10 @@ pub fn project_from_item(item: &Item) -> Result<ProjectSettings, StoreError> {
         plan: r.spelled(PLAN)?,
         default_assistant,
         limits: limits_from(item)?,
+        // Written by the knowledge's publish, read here so a turn learns it in its first read.
+        index_version: r
+            .opt_str(crate::knowledge::INDEX_VERSION)?
+            .map(str::to_owned),
     })
 }
 
@@ -205,6 +217,7 @@ mod tests {
             temperature: Some(0.25),
             max_output_tokens: Some(512),
             tier: Tier::Advanced,
+            fallback_message: None,
         };
         let project = ProjectId(Uuid::now_v7());
         let item = assistant_item(project, &assistant);
@@ -217,6 +230,7 @@ mod tests {
                 monthly_completions: Some(0),
                 ..LimitOverrides::default()
             },
+            index_version: None,
         };
         assert_eq!(
             project_from_item(&project_item(project, &settings)).unwrap(),
