@@ -152,7 +152,12 @@ STREAM_ACTIONS = {"DescribeStream", "GetRecords", "GetShardIterator", "ListStrea
 OTHER_ACTIONS = {
     "get-conversation": {"secretsmanager:GetSecretValue"},
     "close-conversation": {"secretsmanager:GetSecretValue"},
-    "chat-completion": {"secretsmanager:GetSecretValue", "bedrock:InvokeModelWithResponseStream"},
+    # Answers (ConverseStream), grounded in the project's index snapshot (read only), the
+    # question embedded by Titan V2 when the index names it.
+    "chat-completion": {
+        "secretsmanager:GetSecretValue", "bedrock:InvokeModelWithResponseStream",
+        "s3:GetObject", "bedrock:InvokeModel",
+    },
     "chat-projects": {"secretsmanager:GetSecretValue"},
     "chat-identity": {"secretsmanager:GetSecretValue"},
     "conversations": {"secretsmanager:GetSecretValue"},
@@ -185,7 +190,7 @@ OPENAI_KEY_PARAM = "OpenAiApiKeySecretArn"
 OPENAI_KEY_CONDITION = "HasOpenAiApiKey"
 # Semantic search's Bedrock embedding model (shared/knowledge/src/embeddings.rs calls
 # InvokeModel, one text a call): these functions alone hold bedrock:InvokeModel, on it alone.
-EMBEDDERS = {"knowledge", "crawl-worker"}
+EMBEDDERS = {"knowledge", "crawl-worker", "chat-completion"}
 EMBEDDINGS_RS = "shared/knowledge/src/embeddings.rs"
 EMBEDDING_MODEL_ID = "amazon.titan-embed-text-v2:0"
 EMBEDDING_MODEL_ARN = {"Fn::Sub": f"arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/{EMBEDDING_MODEL_ID}"}
@@ -193,6 +198,9 @@ EMBEDDING_ACTION = "bedrock:InvokeModel"
 
 # The knowledge's resources (template.yaml) and what the code expects of them.
 KNOWLEDGE_FUNCTIONS = {"knowledge", "crawl-worker"}
+# Functions that read index snapshots to ground answers (API.md §16), and nothing else of
+# the knowledge: GetObject on the bucket's objects, told the bucket, not the queue.
+SNAPSHOT_READERS = {"chat-completion"}
 QUEUE_WORKER = "crawl-worker"
 KNOWLEDGE_BUCKET = "KnowledgeBucket"
 KNOWLEDGE_QUEUE = "KnowledgeQueue"
@@ -1116,6 +1124,13 @@ def check_knowledge(r: Report, root: Path, template: dict[str, Any], transformed
             r.check((s3_sqs & SQS_POLLER_ACTIONS == set()) or binary == QUEUE_WORKER, f"{label}: only the queue's consumer polls it")
             r.equal(f"{label} KNOWLEDGE_BUCKET", env.get("KNOWLEDGE_BUCKET"), {"Ref": KNOWLEDGE_BUCKET}, "the bucket resource")
             r.equal(f"{label} KNOWLEDGE_QUEUE_URL", env.get("KNOWLEDGE_QUEUE_URL"), {"Ref": KNOWLEDGE_QUEUE}, "the queue resource (Ref is its URL)")
+        elif binary in SNAPSHOT_READERS:
+            r.equal(f"{label} S3 and SQS actions", sorted(s3_sqs), ["s3:GetObject"], "it reads snapshots, nothing more")
+            r.equal(f"{label} KNOWLEDGE_BUCKET", env.get("KNOWLEDGE_BUCKET"), {"Ref": KNOWLEDGE_BUCKET}, "the bucket resource")
+            r.check(
+                sorted(n for n in env if n.startswith("KNOWLEDGE_")) == ["KNOWLEDGE_BUCKET"],
+                f"{label} is told the bucket alone of the knowledge", f"sets {sorted(n for n in env if n.startswith('KNOWLEDGE_'))}",
+            )
         else:
             r.check(not s3_sqs, f"{label} never searches or crawls: no S3 or SQS right", f"has {sorted(s3_sqs)}")
             r.check(
@@ -1182,7 +1197,8 @@ def check_providers(r: Report, root: Path, template: dict[str, Any], deployed: d
         invoking = [st for st in statements(props.get("Policies", [])) if EMBEDDING_ACTION in as_list(st.get("Action"))]
         bedrock = {str(a) for st in statements(props.get("Policies", [])) for a in as_list(st.get("Action")) if str(a).startswith("bedrock:")}
         if binary in EMBEDDERS:
-            r.equal(f"{label} Bedrock actions", sorted(bedrock), [EMBEDDING_ACTION], f"{EMBEDDINGS_RS} (InvokeModel, not the streaming action)")
+            wanted_bedrock = {a for a in OTHER_ACTIONS[binary] if a.startswith("bedrock:")}
+            r.equal(f"{label} Bedrock actions", sorted(bedrock), sorted(wanted_bedrock), f"{EMBEDDINGS_RS} (InvokeModel) and, to answer, the streaming action")
             r.check(
                 len(invoking) == 1
                 and as_list(invoking[0].get("Action")) == [EMBEDDING_ACTION]

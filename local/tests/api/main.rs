@@ -16,6 +16,7 @@ mod events;
 mod faults;
 mod feedback;
 mod get;
+mod grounded;
 mod identity;
 mod knowledge;
 mod knowledge_faults;

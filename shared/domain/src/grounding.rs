@@ -38,6 +38,9 @@ pub struct Source {
 pub struct Grounding {
     /// Best first, within the knowledge crate's budget.
     pub sources: Vec<Source>,
+    /// What was searched: the visitor's message, with the previous one for a short
+    /// follow-up; what an extractive answer picks its sentences by.
+    pub question: String,
 }
 
 impl Grounding {
@@ -117,37 +120,12 @@ pub fn search_query(previous: Option<&str>, message: &str) -> String {
 }
 
 /// Words a greeting, a thanks or a goodbye is made of.
-const SMALL_TALK: [&str; 30] = [
-    "hi",
-    "hello",
-    "hey",
-    "hiya",
-    "howdy",
-    "thanks",
-    "thank",
-    "you",
-    "thx",
-    "ty",
-    "cheers",
-    "ok",
-    "okay",
-    "great",
-    "cool",
-    "nice",
-    "perfect",
-    "bye",
-    "goodbye",
-    "good",
-    "morning",
-    "afternoon",
-    "evening",
-    "night",
-    "so",
-    "much",
-    "very",
-    "there",
-    "awesome",
-    "helpful",
+#[rustfmt::skip]
+const SMALL_TALK: [&str; 36] = [
+    "hi", "hello", "hey", "hiya", "howdy", "thanks", "thank", "thx", "ty", "cheers", "ok", "okay",
+    "great", "cool", "nice", "perfect", "bye", "goodbye", "good", "morning", "afternoon",
+    "evening", "night", "so", "very", "awesome", "helpful", "lot", "lots", "appreciate",
+    "appreciated", "alright", "all", "right", "sure", "again",
 ];
 
 /// Whether `message` is only a greeting, a thanks or a goodbye ("Hi there!", "thanks so
@@ -159,7 +137,9 @@ pub fn is_small_talk(message: &str) -> bool {
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
         .collect();
-    !words.is_empty() && words.len() <= 6 && words.iter().all(|w| SMALL_TALK.contains(&w.as_str()))
+    let small = |w: &String| SMALL_TALK.contains(&w.as_str());
+    // Stop words ("you", "a", "there") go with anything; one small-talk word is needed.
+    words.len() <= 6 && words.iter().all(|w| small(w) || is_stop_word(w)) && words.iter().any(small)
 }
 
 /// The words of `text` that say what it is about: lower-cased, stop words out.
@@ -307,6 +287,7 @@ mod tests {
 
     fn shop() -> Grounding {
         Grounding {
+            question: String::new(),
             sources: vec![
                 source(
                     Some(1),
@@ -345,6 +326,7 @@ mod tests {
     #[test]
     fn page_text_is_quoted_data_under_the_instructions() {
         let grounding = Grounding {
+            question: String::new(),
             sources: vec![source(
                 Some(1),
                 "Evil \"page\"",
@@ -366,6 +348,7 @@ mod tests {
     #[test]
     fn no_spelling_of_a_tag_escapes_the_fence() {
         let grounding = Grounding {
+            question: String::new(),
             sources: vec![source(
                 Some(1),
                 "x",

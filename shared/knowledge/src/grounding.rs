@@ -42,7 +42,10 @@ pub fn grounding_of(hits: Vec<Hit>, unknown: &[String], query: &str) -> Option<G
     if !answers(best, unknown.len(), content_words) {
         return None;
     }
-    sources_of(hits)
+    sources_of(hits).map(|grounding| Grounding {
+        question: query.to_owned(),
+        ..grounding
+    })
 }
 
 /// The grounding of `hits` (best first): those that clear the bar, within the budget,
@@ -81,7 +84,10 @@ pub fn sources_of(hits: Vec<Hit>) -> Option<Grounding> {
             is_pair: hit.kind == EntryKind::Qna,
         });
     }
-    (!sources.is_empty()).then_some(Grounding { sources })
+    (!sources.is_empty()).then_some(Grounding {
+        sources,
+        question: String::new(),
+    })
 }
 
 #[cfg(test)]

@@ -124,6 +124,11 @@ pub fn answer_tokens(request: &ModelRequest, count: u32) -> Vec<String> {
         .map(|m| m.content.as_str())
         .unwrap_or("");
     if let Some(grounding) = &request.grounding {
+        // The question as searched: a short follow-up with the one before it.
+        let question = match grounding.question.trim() {
+            "" => question,
+            searched => searched,
+        };
         return word_tokens(&extractive_answer(question, grounding));
     }
     let excerpt: String = question
@@ -296,6 +301,7 @@ mod tests {
         use chat_domain::grounding::{Grounding, Source};
         let mut request = request("offline:first=0,gap=0,tokens=2");
         request.grounding = Some(std::sync::Arc::new(Grounding {
+            question: String::new(),
             sources: vec![Source {
                 number: Some(1),
                 title: "Shipping".into(),

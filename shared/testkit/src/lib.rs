@@ -5,6 +5,7 @@
 pub mod app;
 pub mod call_log;
 pub mod runtime_api;
+pub mod scripted_model;
 
 pub use app::{
     Builder, TestApp, bearer, declared_statuses, demo_engine, json, new_caller,
