@@ -16,6 +16,9 @@
 #   scripts/bench.sh -- --help             the bench's own options (rounds of each part)
 #   scripts/bench.sh --knowledge [-- …]    the knowledge benchmark instead (search, cold search,
 #                                          index size, crawl, and the rank_bm25 peer)
+#   scripts/bench.sh --grounded [-- …]     the grounded-answers benchmark instead (answer quality
+#                                          with the offline provider and a scripted model,
+#                                          a grounded turn's first byte against an ungrounded one)
 #
 # On a shared machine: nice -n 10 env CARGO_BUILD_JOBS=1 scripts/bench.sh
 # Not run in CI: its figures depend on the machine; only their ratios are meaningful.
@@ -25,6 +28,13 @@ cd "$(dirname "$0")/.."
 arm64=true
 peers=true
 bench_args=()
+if [[ "${1:-}" == "--grounded" ]]; then
+    shift
+    [[ "${1:-}" == "--" ]] && shift
+    echo "--- release build: the grounded-answers benchmark"
+    cargo build --release --locked -p bench --bin bench-grounded
+    exec "${CARGO_TARGET_DIR:-target}/release/bench-grounded" "$@"
+fi
 if [[ "${1:-}" == "--knowledge" ]]; then
     shift
     [[ "${1:-}" == "--" ]] && shift
@@ -46,7 +56,7 @@ while [[ $# -gt 0 ]]; do
         --no-peers) peers=false; bench_args+=(--no-peers); shift ;;
         --quick) bench_args+=(--quick); shift ;;
         --) shift; bench_args+=("$@"); break ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done

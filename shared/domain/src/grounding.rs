@@ -142,6 +142,21 @@ pub fn is_small_talk(message: &str) -> bool {
     words.len() <= 6 && words.iter().all(|w| small(w) || is_stop_word(w)) && words.iter().any(small)
 }
 
+/// The share of `question`'s words (stop words out) that `text` holds, up to a common
+/// ending: how much of the question one passage speaks to.
+pub fn coverage(question: &str, text: &str) -> f32 {
+    let wanted = terms(question);
+    if wanted.is_empty() {
+        return 0.0;
+    }
+    let words = terms(text);
+    let held = wanted
+        .iter()
+        .filter(|t| words.iter().any(|w| same_word(w, t)))
+        .count();
+    held as f32 / wanted.len() as f32
+}
+
 /// The words of `text` that say what it is about: lower-cased, stop words out.
 pub fn content_words(text: &str) -> Vec<String> {
     terms(text)
@@ -177,50 +192,173 @@ fn same_word(word: &str, term: &str) -> bool {
 }
 
 /// The offline provider's answer to `question` from `grounding`: a pair's answer as
-/// written when one matches closely; else the sentences of the best sources that share the
-/// most words with the question, in the sources' order, each cited by its source's number.
-/// Deterministic.
+/// written when one matches closely; else the sentence of the sources that best answers the
+/// question (its words, weighted by how rare they are among the sources' sentences, plus
+/// the kind of answer the question asks for: a price, a duration, a time), and up to two
+/// more of the same page that share its words, in reading order, each cited by the page's
+/// number. One page cited per answer: what it says is that page's. Deterministic.
 pub fn extractive_answer(question: &str, grounding: &Grounding) -> String {
     if let Some(answer) = grounding.qna_answer() {
         return answer.to_owned();
     }
     let wanted = terms(question);
-    let mut scored: Vec<(usize, usize, String, Option<u32>)> = Vec::new();
-    for (rank, source) in grounding.sources.iter().enumerate() {
-        for sentence in sentences(&source.text) {
-            let words = terms(&sentence);
-            let overlap = wanted
+    // The best page's passages: the search ranked it first, and what is said is its.
+    let top = grounding.sources.first().map(|s| (s.number, s.url.clone()));
+    let candidates: Vec<(usize, String, Vec<String>)> = grounding
+        .sources
+        .iter()
+        .enumerate()
+        .flat_map(|(rank, source)| {
+            sentences(&source.text).into_iter().map(move |sentence| {
+                let words = terms(&sentence);
+                (rank, sentence, words)
+            })
+        })
+        .collect();
+    let held = |words: &[String], term: &str| words.iter().any(|w| same_word(w, term));
+    let count = candidates.len() as f32;
+    let weight: Vec<f32> = wanted
+        .iter()
+        .map(|t| {
+            let df = candidates.iter().filter(|c| held(&c.2, t)).count() as f32;
+            (1.0 + count / (1.0 + df)).ln()
+        })
+        .collect();
+    let cue = AnswerKind::of(question);
+    let scores: Vec<f32> = candidates
+        .iter()
+        .map(|(rank, sentence, words)| {
+            let matched: f32 = wanted
                 .iter()
-                .filter(|t| words.iter().any(|w| same_word(w, t)))
-                .count();
-            if overlap > 0 {
-                scored.push((overlap, rank, sentence, source.number));
+                .zip(&weight)
+                .filter(|(t, _)| held(words, t))
+                .map(|(_, w)| w)
+                .sum();
+            if matched == 0.0 {
+                return 0.0;
             }
-        }
-    }
-    // Most shared words first, then the better source; then back in reading order.
-    let mut order: Vec<usize> = (0..scored.len()).collect();
-    order.sort_by(|&a, &b| {
-        scored[b]
-            .0
-            .cmp(&scored[a].0)
-            .then(scored[a].1.cmp(&scored[b].1))
-    });
-    let mut chosen: Vec<usize> = order.into_iter().take(MAX_SENTENCES).collect();
-    chosen.sort_by_key(|&i| (scored[i].1, i));
-    if chosen.is_empty() {
+            // The better source breaks near-ties; the kind of answer lifts a sentence that
+            // holds one.
+            matched + cue.bonus(sentence) + grounding.sources[*rank].score
+        })
+        .collect();
+    let on_top = |i: usize| {
+        let source = &grounding.sources[candidates[i].0];
+        top.as_ref()
+            .is_some_and(|(n, u)| source.number == *n && source.url == *u)
+    };
+    let best_of = |keep: &dyn Fn(usize) -> bool| {
+        (0..candidates.len())
+            .filter(|&i| scores[i] > 0.0 && keep(i))
+            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(b.cmp(&a)))
+    };
+    // Another page's sentence joins only when it answers better than the best page's.
+    let elsewhere = best_of(&|i| !on_top(i));
+    let Some(best) = best_of(&on_top).or(elsewhere) else {
         // Nothing shares a word: the best source's first sentence, which cleared the bar.
-        let Some(best) = grounding.sources.first() else {
+        let Some(source) = grounding.sources.first() else {
             return String::new();
         };
-        let first = sentences(&best.text).into_iter().next().unwrap_or_default();
-        return cite(&first, best.number);
+        let first = sentences(&source.text)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        return cite(&first, source.number);
+    };
+    let page = grounding.sources[candidates[best].0].number;
+    let same_page = |i: usize| {
+        let source = &grounding.sources[candidates[i].0];
+        match page {
+            Some(_) => source.number == page,
+            None => candidates[i].0 == candidates[best].0,
+        }
+    };
+    let mut others: Vec<usize> = (0..candidates.len())
+        .filter(|&i| i != best && same_page(i) && scores[i] >= scores[best] * 0.5)
+        .filter(|&i| candidates[i].1 != candidates[best].1)
+        .collect();
+    others.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    let mut chosen: Vec<usize> = std::iter::once(best)
+        .chain(others.into_iter().take(MAX_SENTENCES - 1))
+        .collect();
+    if let Some(other) = elsewhere.filter(|&o| scores[o] > scores[best]) {
+        chosen.truncate(MAX_SENTENCES - 1);
+        chosen.push(other);
     }
+    chosen.sort_unstable();
+    chosen.dedup();
     chosen
         .into_iter()
-        .map(|i| cite(&scored[i].2, scored[i].3))
+        .map(|i| cite(&candidates[i].1, grounding.sources[candidates[i].0].number))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The kind of answer a question asks for, read from its first words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AnswerKind {
+    /// How much, what does it cost: a price.
+    Price,
+    /// How long, how many days: a duration.
+    Duration,
+    /// What time, when does it open: a time of day.
+    Time,
+    /// How many: a number.
+    Number,
+    /// Anything else.
+    Any,
+}
+
+impl AnswerKind {
+    fn of(question: &str) -> Self {
+        let q = question.to_lowercase();
+        let has = |words: &[&str]| words.iter().any(|w| q.contains(w));
+        if has(&["how much", "cost", "price", "fee", "charge", "pay for"]) {
+            Self::Price
+        } else if has(&[
+            "what time",
+            "opening hours",
+            "open on",
+            "close on",
+            "when do you open",
+        ]) {
+            Self::Time
+        } else if has(&[
+            "how long",
+            "how many days",
+            "how soon",
+            "how quickly",
+            "when will",
+        ]) {
+            Self::Duration
+        } else if has(&[
+            "how many",
+            "how big",
+            "how heavy",
+            "what size",
+            "what weight",
+        ]) {
+            Self::Number
+        } else {
+            Self::Any
+        }
+    }
+
+    /// How much a sentence that holds this kind of answer is lifted.
+    fn bonus(self, sentence: &str) -> f32 {
+        let s = sentence.to_lowercase();
+        let digit = s.chars().any(|c| c.is_ascii_digit());
+        let holds = match self {
+            Self::Price => s.contains(['$', '€', '£']) || s.contains("free"),
+            Self::Duration => ["day", "week", "hour", "minute", "month", "year", "same day"]
+                .iter()
+                .any(|unit| s.contains(unit)),
+            Self::Time => digit && (s.contains(':') || s.contains("am") || s.contains("pm")),
+            Self::Number => digit,
+            Self::Any => false,
+        };
+        if holds { 1.0 } else { 0.0 }
+    }
 }
 
 fn cite(sentence: &str, number: Option<u32>) -> String {

@@ -3,11 +3,14 @@
 //! extractive answer) or looked up in the index (`KnowledgeIndex::unknown_words`).
 
 /// Words too common to say what a question is about.
-pub const STOP_WORDS: [&str; 48] = [
+#[rustfmt::skip]
+pub const STOP_WORDS: [&str; 61] = [
     "a", "an", "the", "is", "are", "was", "be", "do", "does", "did", "can", "could", "will",
     "would", "should", "i", "you", "we", "my", "your", "our", "it", "its", "to", "of", "in", "on",
     "for", "with", "at", "by", "from", "and", "or", "how", "what", "when", "where", "which", "who",
     "why", "there", "this", "that", "me", "much", "many", "long",
+    // What is left of a contraction once its apostrophe splits it ("I've", "doesn't").
+    "ve", "ll", "re", "s", "t", "d", "m", "doesn", "don", "isn", "aren", "didn", "won",
 ];
 
 /// Whether `word` (lower case) is too common to say what a question is about.
