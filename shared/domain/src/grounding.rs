@@ -240,6 +240,7 @@ pub fn extractive_answer(question: &str, grounding: &Grounding) -> String {
             // The better source breaks near-ties; the kind of answer lifts a sentence that
             // holds one.
             matched + cue.bonus(sentence) + grounding.sources[*rank].score
+                - specifics(sentence, question)
         })
         .collect();
     let on_top = |i: usize| {
@@ -292,6 +293,22 @@ pub fn extractive_answer(question: &str, grounding: &Grounding) -> String {
         .map(|i| cite(&candidates[i].1, grounding.sources[candidates[i].0].number))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// How much a sentence is about particulars the question never named: names within it
+/// (capitalised words past its first) that the question does not hold, a third each, at
+/// most one. "How long does shipping take?" is answered by the general rule, not by the
+/// rule for Canada.
+fn specifics(sentence: &str, question: &str) -> f32 {
+    let question = question.to_lowercase();
+    let names = sentence
+        .split_whitespace()
+        .skip(1)
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
+        .filter(|w| !question.contains(&w.to_lowercase()))
+        .count();
+    (names as f32 / 3.0).min(1.0)
 }
 
 /// The kind of answer a question asks for, read from its first words.
@@ -378,7 +395,49 @@ fn cite(sentence: &str, number: Option<u32>) -> String {
 /// at line breaks (a table row, a list item).
 fn sentences(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    // The header of the table being read: its rows become "header: cell; …" sentences.
+    let mut header: Option<Vec<String>> = None;
     for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('|') {
+            let cells: Vec<String> = trimmed
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_owned())
+                .collect();
+            if cells
+                .iter()
+                .all(|c| c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
+            {
+                continue; // the separator under the header
+            }
+            match &header {
+                None => header = Some(cells),
+                Some(names) => {
+                    // "Canada: delivery time 4-7 working days, cost $14.95."
+                    let Some((first, rest)) = cells.split_first() else {
+                        continue;
+                    };
+                    let row: Vec<String> = rest
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, cell)| !cell.is_empty())
+                        .map(
+                            |(i, cell)| match names.get(i + 1).filter(|n| !n.is_empty()) {
+                                Some(name) => format!("{} {cell}", name.to_lowercase()),
+                                None => cell.clone(),
+                            },
+                        )
+                        .collect();
+                    let sentence = format!("{first}: {}", row.join(", "));
+                    if !row.is_empty() && sentence.split_whitespace().count() >= 3 {
+                        out.push(format!("{sentence}."));
+                    }
+                }
+            }
+            continue;
+        }
+        header = None;
         let mut current = String::new();
         let mut chars = line.chars().peekable();
         while let Some(c) = chars.next() {
@@ -392,8 +451,7 @@ fn sentences(text: &str) -> Vec<String> {
             }
         }
         let rest = current.trim();
-        if rest.split_whitespace().count() >= 3 && !rest.starts_with('|') && !rest.starts_with('#')
-        {
+        if rest.split_whitespace().count() >= 3 && !rest.starts_with('#') {
             out.push(rest.to_owned());
         }
     }
@@ -525,12 +583,25 @@ mod tests {
         let answer = extractive_answer("How long does shipping to Mexico take?", &shop());
         assert_eq!(
             answer,
-            "Orders ship within two working days [1]. Delivery takes three to five days [1]. \
+            "Orders ship within two working days [1]. \
              Shipping to Mexico costs $19.95 and takes six to ten working days [1]."
         );
         assert_eq!(
             extractive_answer("Mexico shipping?", &shop()),
             extractive_answer("Mexico shipping?", &shop())
+        );
+    }
+
+    #[test]
+    fn a_table_row_is_read_as_a_sentence_under_its_header() {
+        let table = "Delivery times:\n| Destination | Delivery time | Cost |\n|---|---|---|\n\
+                     | Canada | 4-7 working days | $14.95 |\n| Mexico | 6-10 working days | |";
+        assert_eq!(
+            sentences(table),
+            [
+                "Canada: delivery time 4-7 working days, cost $14.95.",
+                "Mexico: delivery time 6-10 working days."
+            ]
         );
     }
 

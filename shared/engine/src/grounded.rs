@@ -165,14 +165,16 @@ pub struct Citing {
     pub grounded: Option<bool>,
 }
 
-/// `text` as a provider's answer: one delta, then the end; nothing was generated, so
-/// nothing was spent.
+/// `text` as a provider's answer: word by word, as a model's arrives (a widget shows it
+/// the same way), then the end; nothing was generated, so nothing was spent.
 pub fn as_written(text: String) -> EventStream {
-    Box::pin(stream::iter([
-        Ok(ProviderEvent::Delta(text)),
-        Ok(ProviderEvent::Finish {
+    let words: Vec<Result<ProviderEvent, _>> = text
+        .split_inclusive(' ')
+        .map(|word| Ok(ProviderEvent::Delta(word.to_owned())))
+        .chain([Ok(ProviderEvent::Finish {
             reason: FinishReason::Stop,
             usage: Usage::default(),
-        }),
-    ]))
+        })])
+        .collect();
+    Box::pin(stream::iter(words))
 }
