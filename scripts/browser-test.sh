@@ -85,6 +85,9 @@ until curl -s -o /dev/null --max-time 2 "http://$API_ADDR/" &&
 done
 grep -m1 "demo site:" "$LOG" || true
 
+echo "--- the widget's reading of citations (web/src/citations.test.mjs)"
+node web/src/citations.test.mjs
+
 echo "--- browser test (web/e2e/browser-test.mjs)"
 set +e
 SITE_URL="http://$SITE_ADDR/" API_URL="http://$API_ADDR" node web/e2e/browser-test.mjs

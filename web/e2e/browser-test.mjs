@@ -19,6 +19,7 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shownText } from '../src/citations.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SCREENSHOTS = path.join(HERE, 'screenshots');
@@ -38,12 +39,16 @@ const API_ORIGIN = new URL(API).origin;
 
 // The first message is long enough to get a cut title. Characters 52–66 are one word, so
 // "cut at a word boundary to at most 60 characters, the … included" has one answer.
-const FIRST_MESSAGE = 'Do you ship the Trail Runner 2 boots to Canada, and internationally to other countries?';
-const SECOND_MESSAGE = 'How long does delivery to Toronto take?';
+// Questions the demo shop's pages answer (its Trail Running Shoes, its shipping page): the
+// answers are grounded and cited. The third is one they do not: the fallback answers it.
+const FIRST_MESSAGE = 'Do you ship the Trail Running Shoes to Canada?';
+const SECOND_MESSAGE = 'How long does delivery to Canada take?';
 const THIRD_MESSAGE = 'Can I pick the boots up in Rotterdam instead?';
 const AGENT_NAME = 'Dana';
 const AGENT_MESSAGE = 'Hi, I am Dana from the shop. Yes, pick-up in Rotterdam is free.';
 const JOINED_NOTICE = 'A person from the team has joined the conversation.';
+// Answered from the demo project's help pages, so the answer cites them (API.md §16).
+const CITED_QUESTION = 'How long does shipping take?';
 
 // The agent routes (API.md §12) take a secret key. The local server seeds this development
 // key for its demo project (DEMO_SECRET_KEY in local/src/seed.rs: public, and it opens
@@ -126,6 +131,8 @@ const storedText = (message) =>
     .filter((p) => p.type === 'text')
     .map((p) => p.text)
     .join('');
+/** What the page shows of a stored message: an answer without its source lines, each marker as its pill's number. */
+const shownStoredText = (message) => (message.role === 'assistant' ? shownText(storedText(message)) : storedText(message));
 
 // ---------------------------------------------------------------------------------------
 // the browser, and everything it reports
@@ -287,6 +294,7 @@ async function pageMessages(of = page) {
       author: li.querySelector('[data-testid="message-author"]')?.textContent ?? null,
       text: li.querySelector('[data-testid="message-text"]')?.textContent ?? '',
       feedback: li.querySelector('[data-testid="feedback"]')?.dataset.feedback ?? null,
+      sources: li.querySelectorAll('.msg-bubble ol.sources > li').length,
     })),
   );
 }
@@ -393,12 +401,21 @@ function checkSendRequest(entry, { content, token, textSelection = null }) {
   equal(entry.responseHeaders['x-vercel-ai-ui-message-stream'], 'v1', 'x-vercel-ai-ui-message-stream');
 }
 
-function checkStreamed(seen, finalText) {
+/**
+ * Checks that an answer arrived in pieces. The shown text of an answer that cites sources may
+ * shrink as it streams (a definition line is hidden as it begins, a `[1]` becomes the pill `1`
+ * once its definition arrives), so only an answer without sources must only ever grow.
+ */
+function checkStreamed(seen, finalText, { cited = false } = {}) {
   const lengths = seen.map((s) => s.length);
-  for (let i = 1; i < lengths.length; i += 1) {
+  for (let i = 1; i < lengths.length && !cited; i += 1) {
     check(lengths[i] >= lengths[i - 1], `the answer's text shrank while streaming: ${lengths.join(' → ')}`);
   }
-  const partial = new Set(seen.filter((s) => s.state === 'streaming' && s.length > 0 && s.length < finalText.length).map((s) => s.length));
+  const partial = new Set(
+    seen
+      .filter((s) => s.state === 'streaming' && s.length > 0 && (cited ? s.length !== finalText.length : s.length < finalText.length))
+      .map((s) => s.length),
+  );
   check(
     partial.size >= 2,
     `the answer did not arrive in pieces: lengths seen ${seen.map((s) => `${s.length}(${s.state})`).join(' → ')}, final ${finalText.length}`,
@@ -494,7 +511,7 @@ const steps = [
       equal(user.text, FIRST_MESSAGE, 'the user message shown');
       equal(answer.role, 'assistant', 'second message role');
       check(answer.text.trim().length > 0, 'the answer has text');
-      const partial = checkStreamed(seen, answer.text);
+      const partial = checkStreamed(seen, answer.text, { cited: answer.sources > 0 });
       check(UUID_V7.test(answer.id), `the answer's id is the stored message id (start chunk messageId), a UUID v7: ${answer.id}`);
 
       const starts = await calls('POST', /^\/v2\/conversations$/);
@@ -537,7 +554,7 @@ const steps = [
       const messages = await pageMessages();
       equal(messages.map((m) => m.role), ['user', 'assistant', 'user', 'assistant'], 'the roles shown');
       equal(messages[2].text, SECOND_MESSAGE, 'the second user message shown');
-      const partial = checkStreamed(seen, messages[3].text);
+      const partial = checkStreamed(seen, messages[3].text, { cited: messages[3].sources > 0 });
       equal((await calls('POST', /^\/v2\/conversations$/)).length, 0, 'no new conversation is started');
       const sends = await calls('POST', /^\/v2\/conversations\/[^/]+\/messages$/);
       equal(sends.length, 1, 'POST …/messages calls');
@@ -583,7 +600,7 @@ const steps = [
       equal(data.map((m) => m.role), ['user', 'assistant', 'user', 'assistant'], 'the stored roles');
       equal(data.map((m) => m.id).filter((_, i) => i % 2 === 1), [first.id, second.id], 'the stored answer ids are the streamed ones');
       equal([storedText(data[0]), storedText(data[2])], [FIRST_MESSAGE, SECOND_MESSAGE], 'the stored user messages');
-      equal([storedText(data[1]), storedText(data[3])], [first.text, second.text], 'the stored answers are what was shown');
+      equal([shownStoredText(data[1]), shownStoredText(data[3])], [first.text, second.text], 'the stored answers are what was shown (without their source lines)');
       equal(data.map((m) => m.status), ['complete', 'complete', 'complete', 'complete'], 'the stored statuses');
       equal([data[1].feedback, data[3].feedback], ['like', null], 'the stored feedback');
       check(typeof data[1].feedbackAt === 'string', 'feedbackAt set on the liked answer');
@@ -623,7 +640,7 @@ const steps = [
       const shown = await pageMessages();
       equal(shown.map((m) => m.role), ['user', 'assistant', 'user', 'assistant'], 'the roles shown');
       equal(shown.map((m) => m.id), s.stored.map((m) => m.id), 'the ids shown');
-      equal(shown.map((m) => m.text), s.stored.map(storedText), 'the texts shown');
+      equal(shown.map((m) => m.text), s.stored.map(shownStoredText), 'the texts shown');
       equal([shown[1].feedback, shown[3].feedback], ['like', 'none'], 'the stored feedback shown');
       equal(
         await page.locator(`[data-testid="conversation-item"][data-conversation-id="${s.conversationId}"]`).getAttribute('aria-current'),
@@ -767,6 +784,55 @@ const steps = [
       }
       equal(await second.evaluate(() => window.__e2eSameDocument ?? false), true, 'the second tab was not reloaded');
       equal(await errorLine(second), null, "the second tab's error line");
+    },
+  },
+  {
+    name: 'cited-answer',
+    title: 'an answer from the help pages shows citation pills and a Sources list linking to them',
+    async run() {
+      const started = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/v2/conversations');
+      await page.getByTestId('new-conversation').click();
+      equal((await started).status(), 201, 'POST /v2/conversations status');
+      await page.getByTestId('welcome-message').waitFor();
+      await waitForChatReady();
+      equal(await messageItems().count(), 0, 'messages in the new chat');
+      await sendAndWait(CITED_QUESTION, 2);
+      const [user, answer] = await pageMessages();
+      equal([user.role, user.text, answer.role], ['user', CITED_QUESTION, 'assistant'], 'the question and its answer');
+
+      // the pills, inside the answer's text, and the Sources list under it, in the same bubble
+      const bubble = page.locator(`[data-testid="message"][data-message-id="${answer.id}"] .msg-bubble`);
+      const pills = await bubble.locator('a.citation').evaluateAll((links) =>
+        links.map((a) => ({
+          n: a.textContent,
+          href: a.getAttribute('href'),
+          target: a.getAttribute('target'),
+          rel: a.getAttribute('rel'),
+          inText: a.closest('[data-testid="message-text"]') !== null,
+        })),
+      );
+      const pill = pills.find((p) => (p.href ?? '').endsWith('/help/shipping.html'));
+      check(pill, `a citation pill (a.citation) linking to …/help/shipping.html in the answer: ${JSON.stringify(pills)} in ${JSON.stringify(answer.text)}`);
+      check(/^\d+$/.test(pill.n), `the pill shows its number: ${JSON.stringify(pill.n)}`);
+      equal([pill.target, pill.rel, pill.inText], ['_blank', 'noopener noreferrer', true], "the pill's target, rel and place");
+      equal(await bubble.locator('.msg-sources .sources-title').textContent(), 'Sources', 'the heading of the sources');
+      const listed = await bubble.locator('ol.sources > li a').evaluateAll((links) =>
+        links.map((a) => ({ n: a.closest('li').value, href: a.getAttribute('href'), text: a.textContent })),
+      );
+      const source = listed.find((l) => l.href === pill.href);
+      check(source, `the Sources list (ol.sources) links to ${pill.href}: ${JSON.stringify(listed)}`);
+      equal(source.n, Number(pill.n), "the source's number in the list is the pill's");
+      check(source.text.trim().length > 0, 'the source shows its title or URL');
+
+      // the source lines are not shown as text; the stored answer carries them (API.md §16)
+      check(!/^\[\d+\]:/m.test(answer.text), `the answer shows its source lines as text: ${JSON.stringify(answer.text)}`);
+      const conversationId = (await demoState()).conversationId;
+      const stored = await apiOk('GET', `/conversations/${conversationId}/messages`, { token: (await demoState()).sessionToken });
+      equal(stored.data.map((m) => m.role), ['user', 'assistant'], 'the stored roles');
+      const raw = storedText(stored.data[1]);
+      check(raw.includes(`[${pill.n}]: ${pill.href}`), `the stored answer has the source line [${pill.n}]: ${pill.href}: ${JSON.stringify(raw)}`);
+      equal(answer.text, shownStoredText(stored.data[1]), 'the answer shown is the stored text without its source lines');
+      return `${pills.length} pill(s), ${listed.length} source(s): ${listed.map((l) => `[${l.n}] ${l.href}`).join(', ')}`;
     },
   },
 ];

@@ -1,7 +1,8 @@
-import { useEffect, useRef, useState } from 'react';
+import { Fragment, useEffect, useRef, useState } from 'react';
 import { useChat } from '@ai-sdk/react';
 import { DefaultChatTransport } from 'ai';
 import { canRate, messageText, notice, withStored } from './messages.js';
+import { splitCitations } from './citations.js';
 import { openLiveSocket } from './liveSocket.js';
 import { fitBody, pageContext, pageUrl } from './pageContext.js';
 import { Feedback } from './Feedback.jsx';
@@ -24,9 +25,64 @@ function messageState(message, index, messages, status) {
   return 'complete';
 }
 
+/**
+ * A citation pill: the source's number, a link to it when its URL is http(s).
+ * Inside the message text, so the text reads "… two working days 1." to a copy or a screen reader.
+ */
+function Citation({ n, url, title }) {
+  const label = title ?? url;
+  if (!url) {
+    return (
+      <span className="citation" title={label ?? undefined}>
+        {n}
+      </span>
+    );
+  }
+  return (
+    <a
+      className="citation"
+      href={url}
+      target="_blank"
+      rel="noopener noreferrer"
+      title={label}
+      aria-label={`Source ${n}: ${label}`}
+    >
+      {n}
+    </a>
+  );
+}
+
+/** The sources an answer cites, numbered as its pills are. */
+function Sources({ sources }) {
+  return (
+    <div className="msg-sources" data-testid="message-sources">
+      <p className="sources-title">Sources</p>
+      <ol className="sources" aria-label="Sources">
+        {sources.map((source) => (
+          <li key={source.n} value={source.n}>
+            {source.url ? (
+              <a href={source.url} target="_blank" rel="noopener noreferrer">
+                {source.title ?? source.url}
+              </a>
+            ) : (
+              <span>{source.title ?? `Source ${source.n}`}</span>
+            )}
+          </li>
+        ))}
+      </ol>
+    </div>
+  );
+}
+
 function MessageItem({ message, state, client, onError }) {
   const meta = message.metadata ?? {};
   const text = messageText(message);
+  // The assistant's answers carry their citations in the text (API.md §16); the visitor's
+  // messages and the team's are shown as written.
+  const cited =
+    message.role === 'assistant' && meta.storedRole !== 'human_agent'
+      ? splitCitations(text, { streaming: state === 'streaming' })
+      : null;
   if (meta.notice) {
     return (
       <li className="notice" data-testid="notice" role="status">
@@ -56,8 +112,17 @@ function MessageItem({ message, state, client, onError }) {
       )}
       <div className="msg-bubble">
         <p className="msg-text" data-testid="message-text">
-          {text}
+          {cited
+            ? cited.body.map((segment, i) =>
+                segment.cite === undefined ? (
+                  <Fragment key={i}>{segment.text}</Fragment>
+                ) : (
+                  <Citation key={i} n={segment.cite} url={segment.url} title={segment.title} />
+                ),
+              )
+            : text}
         </p>
+        {cited && cited.sources.length > 0 && <Sources sources={cited.sources} />}
         {state === 'streaming' && text === '' && (
           <span className="typing" aria-label="The assistant is writing">
             <span />
