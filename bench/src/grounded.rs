@@ -268,6 +268,41 @@ fn page_key(path: &str) -> String {
     }
 }
 
+impl Stack {
+    /// Recall@1 and @5 of the gold page through `GET /v2/search` (what grounding draws
+    /// from: the quality ceiling of any answer).
+    async fn retrieval(&self, questions: &[Question]) -> Result<(f64, f64), BoxError> {
+        let (mut at1, mut at5, mut asked) = (0, 0, 0);
+        for question in questions {
+            let Some(gold) = &question.page else { continue };
+            asked += 1;
+            let response: Value = self
+                .http
+                .get(format!(
+                    "{}/v2/search?size=10&apiKey={}&q={}",
+                    self.base,
+                    chat_local::seed::DEMO_PUBLISHABLE_KEY,
+                    url::form_urlencoded::byte_serialize(question.question.as_bytes())
+                        .collect::<String>()
+                ))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let mut pages: Vec<String> = Vec::new();
+            for hit in response["results"].as_array().into_iter().flatten() {
+                let path = page_key(hit["path"].as_str().unwrap_or(""));
+                if !pages.contains(&path) {
+                    pages.push(path);
+                }
+            }
+            at1 += usize::from(pages.first() == Some(gold));
+            at5 += usize::from(pages.iter().take(5).any(|p| p == gold));
+        }
+        Ok((share(at1, asked), share(at5, asked)))
+    }
+}
+
 fn share(n: usize, of: usize) -> f64 {
     n as f64 / of.max(1) as f64
 }
@@ -512,6 +547,18 @@ async fn main() -> Result<(), BoxError> {
     let pages = page_texts(&site_root)?;
 
     let mut rows = Vec::new();
+    let (at1, at5) = stack.retrieval(&questions).await?;
+    for (k, value) in [(1, at1), (5, at5)] {
+        rows.push(Row {
+            section: "G0",
+            name: format!("retrieval: the gold page among the first {k} pages search finds"),
+            value,
+            floor: 1.0,
+            floor_name: "all answerable questions".into(),
+            unit: Unit::Share,
+            target: Target::None,
+        });
+    }
     let offline = stack.quality(&questions, &pages, None).await?;
     rows.extend(quality_rows("G1", "offline provider", &offline));
     let model_quality = stack.quality(&questions, &pages, scripted.id).await?;
