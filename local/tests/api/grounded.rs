@@ -476,3 +476,53 @@ async fn a_model_that_obeys_an_injection_has_its_links_and_made_up_citations_rem
         given_sources(&request).len()
     );
 }
+
+#[tokio::test]
+async fn the_page_on_screen_is_preferred_among_equally_relevant_ones() {
+    let app = TestApp::builder().instant_answers().spawn().await;
+    let project = project(&app, Plan::Free).await;
+    let page = |title: &str, body: &str| (200, "text/html", html(title, body));
+    let mut pages = HashMap::new();
+    pages.insert(
+        "/".to_owned(),
+        page(
+            "Mugs",
+            "<p>Our mugs: <a href=\"/blue-mug\">blue</a> and <a href=\"/green-mug\">green</a>.</p>",
+        ),
+    );
+    pages.insert(
+        "/blue-mug".to_owned(),
+        page(
+            "Blue mug",
+            "<p>This mug holds 350 ml and is safe in the dishwasher.</p>",
+        ),
+    );
+    pages.insert(
+        "/green-mug".to_owned(),
+        page(
+            "Green mug",
+            "<p>This mug holds 350 ml and is safe in the microwave.</p>",
+        ),
+    );
+    let origin = serve_pages(Arc::new(Mutex::new(pages))).await;
+    add_site(&app, &project, &format!("{origin}/")).await;
+    let id = started(&app, project.caller).await;
+    for on_screen in ["/green-mug", "/blue-mug"] {
+        let body = json!({"content": "How much does this mug hold?",
+            "pageContext": {"url": format!("{origin}{on_screen}"), "title": "Mug"}});
+        let (status, body) = json(send(&app, project.caller, &id, &body).await).await;
+        assert_eq!(status, 200, "{body}");
+        let text = answer_text(&body);
+        assert!(
+            text.ends_with(&format!(
+                "[1]: {origin}{on_screen} \"{}\"",
+                if on_screen == "/blue-mug" {
+                    "Blue mug"
+                } else {
+                    "Green mug"
+                }
+            )),
+            "{on_screen}: {text}"
+        );
+    }
+}
