@@ -81,7 +81,9 @@ pub enum EmbedError {
 
 /// The embedding clients of a process, built once.
 pub struct Embeddings {
-    http: reqwest::Client,
+    /// Built when first used: loading TLS roots costs a cold start milliseconds that a
+    /// process whose projects name no OpenAI model never needs to spend.
+    http: OnceLock<reqwest::Client>,
     openai_base_url: String,
     openai_api_key: Option<Secret>,
     sdk: aws_config::SdkConfig,
@@ -113,7 +115,7 @@ impl Embeddings {
         sdk: &aws_config::SdkConfig,
     ) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            http: OnceLock::new(),
             openai_base_url: openai_base_url.trim_end_matches('/').to_owned(),
             openai_api_key,
             sdk: sdk.clone(),
@@ -155,6 +157,7 @@ impl Embeddings {
             let input: Vec<String> = batch.iter().map(|t| capped(t)).collect();
             let mut request = self
                 .http
+                .get_or_init(reqwest::Client::new)
                 .post(format!("{}/embeddings", self.openai_base_url))
                 .json(&json!({ "model": model, "input": input, "encoding_format": "float" }));
             if let Some(key) = &self.openai_api_key {
