@@ -526,3 +526,54 @@ async fn the_page_on_screen_is_preferred_among_equally_relevant_ones() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_index_that_cannot_be_read_fails_the_answer_keeps_the_message_and_a_warm_one_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = chat_local::embedded_s3::EmbeddedS3::start(Some(dir.path()), None, "chat-knowledge")
+        .await
+        .unwrap();
+    let endpoint = s3.endpoint().to_owned();
+    let addr: std::net::SocketAddr = endpoint.trim_start_matches("http://").parse().unwrap();
+    let app = TestApp::builder()
+        .instant_answers()
+        .env("S3_ENDPOINT_URL", &endpoint)
+        .spawn()
+        .await;
+    let project = project(&app, Plan::Free).await;
+    let origin = serve_pages(shop()).await;
+    add_site(&app, &project, &format!("{origin}/")).await;
+    let id = started(&app, project.caller).await;
+    let ask = json!({"content": "How long does delivery take?"});
+
+    // A cold function cannot open the index: 503, the visitor's message kept, the answer
+    // failed with a sentence for the visitor.
+    drop(s3);
+    let (status, body) = json(send(&app, project.caller, &id, &ask).await).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE", "{body}");
+    let messages = stored(&app, &project, &id).await;
+    assert_eq!(messages.len(), 2);
+    assert_eq!(
+        messages[0]["parts"][0]["text"],
+        "How long does delivery take?"
+    );
+    assert_eq!(messages[1]["status"], "error");
+    assert_eq!(
+        messages[1]["error"],
+        chat_engine::generation::UNREAD_KNOWLEDGE
+    );
+
+    // S3 back: answered, and the index is now warm: S3 gone again changes nothing.
+    let s3 =
+        chat_local::embedded_s3::EmbeddedS3::start(Some(dir.path()), Some(addr), "chat-knowledge")
+            .await
+            .unwrap();
+    let (status, body) = json(send(&app, project.caller, &id, &ask).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(answer_text(&body).contains("[1]: "), "{body}");
+    drop(s3);
+    let (status, body) = json(send(&app, project.caller, &id, &ask).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(answer_text(&body).contains("[1]: "), "{body}");
+}

@@ -188,21 +188,6 @@ where
         if stored_input && human_handled {
             return self.store_for_agent(caller, stored).await;
         }
-        let answering = match index_version {
-            None => Answering::Free,
-            Some(version) => {
-                let query = search_query(previous.as_deref(), &turn.user_text);
-                let query = TurnQuery {
-                    query: &query,
-                    page_url: page_url.as_deref(),
-                };
-                let grounding = self
-                    .knowledge
-                    .ground(caller.project, &version, prepared, query)
-                    .await?;
-                decide(grounding, &turn.user_text, &assistant)
-            }
-        };
         let provider = self.providers.for_assistant(&assistant)?;
         let message_id = stored
             .assistant_message
@@ -211,12 +196,47 @@ where
             .expect("a turn that is answered has an assistant message");
         // On the send route the write itself makes sure no agent took over since the read.
         stored.unless_human_handled = stored_input;
-        match self.store.write_turn(caller, &stored).await {
+        let search = async {
+            let Some(version) = index_version else {
+                return Ok(Answering::Free);
+            };
+            let query = search_query(previous.as_deref(), &turn.user_text);
+            let query = TurnQuery {
+                query: &query,
+                page_url: page_url.as_deref(),
+            };
+            let grounding = self
+                .knowledge
+                .ground(caller.project, &version, prepared, query)
+                .await?;
+            Ok::<_, ApiError>(decide(grounding, &turn.user_text, &assistant))
+        };
+        // The search is in-process: it runs while the turn's write is on the wire, and adds
+        // nothing to the first byte when its index is warm.
+        let (written, answering) = tokio::join!(self.store.write_turn(caller, &stored), search);
+        match written {
             // A handoff landed between the read and the write: the agent answers, as if it
             // had come first.
             Err(StoreError::HumanHandled) => return self.store_for_agent(caller, stored).await,
             result => result.map_err(|e| for_conversation(e, conversation_id))?,
         }
+        let answering = match answering {
+            Ok(answering) => answering,
+            Err(error) => {
+                // The visitor's message is kept; the answer ends as a failed one, as when a
+                // provider fails before its first token.
+                let unanswered = Generation::unanswered(
+                    self.store.clone(),
+                    caller,
+                    conversation_id,
+                    message_id,
+                    &assistant.model,
+                );
+                unanswered.fail_unread_knowledge().await;
+                error.log();
+                return Ok(with_conversation(error_response(&error), conversation_id));
+            }
+        };
         let grounded = answering.citing().grounded;
         tracing::info!(%conversation_id, %message_id, model = %assistant.model, provider = assistant.provider.as_str(), stream = turn.stream, ?grounded, "turn stored");
         let request = model_request(

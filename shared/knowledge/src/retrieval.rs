@@ -111,12 +111,18 @@ impl<B: BlobStore> Retriever<B> {
             }
             _ => self.question_vector(&index, turn.query).await,
         };
-        let mut hits = index.search_hybrid(turn.query, vector.as_deref(), TURN_HITS)?;
-        if let Some(page) = turn.page_url {
-            prefer_page(&mut hits, page);
-        }
-        let unknown = index.unknown_words(turn.query)?;
-        Ok(grounding_of(hits, &unknown, turn.query))
+        let (query, page) = (turn.query.to_owned(), turn.page_url.map(str::to_owned));
+        // On a thread of its own: the turn's write is on the wire meanwhile.
+        tokio::task::spawn_blocking(move || {
+            let mut hits = index.search_hybrid(&query, vector.as_deref(), TURN_HITS)?;
+            if let Some(page) = &page {
+                prefer_page(&mut hits, page);
+            }
+            let unknown = index.unknown_words(&query)?;
+            Ok(grounding_of(hits, &unknown, &query))
+        })
+        .await
+        .map_err(|e| CacheError::Index(crate::IndexError::Io(std::io::Error::other(e))))?
     }
 }
 
