@@ -230,3 +230,51 @@ async fn titan_text_embeddings_v2_is_asked_as_bedrock_expects() {
     texts_asked.sort();
     assert_eq!(texts_asked[0], "parcel number 0");
 }
+
+#[tokio::test]
+async fn a_paraphrase_is_answered_from_the_page_it_means_with_one_embedding_per_turn() {
+    let stand = openai_stand_in().await;
+    let app = TestApp::builder()
+        .instant_answers()
+        .env("OPENAI_BASE_URL", &stand.base)
+        .env("OPENAI_API_KEY", "sk-embeddings-test")
+        .spawn()
+        .await;
+    let project = project(&app, Plan::Free).await;
+    app.store
+        .set_embedding_model(project.caller.project, Some("openai:concepts-1"))
+        .await
+        .unwrap();
+    let site = serve_pages(shop()).await;
+    add_site(&app, &project, &format!("{site}/")).await;
+    let embedded = stand.texts.load(Ordering::SeqCst);
+    let ask = |question: &str| json!({"messages": [chat_testkit::user(question)]});
+    for turn in 1..=2 {
+        // No word of it is on the shipping page, two are unknown to the index: its meaning
+        // finds the page. The first turn embeds the question once it has opened the index;
+        // the second, with the index warm, beside its first read.
+        let response = app
+            .complete(project.caller, &ask("When will my parcel arrive?"))
+            .await;
+        let (status, body) = chat_testkit::json(response).await;
+        assert_eq!(status, 200, "{body}");
+        let text = body["steps"][0]["content"][0]["text"].as_str().unwrap();
+        assert!(
+            text.ends_with(&format!("[1]: {site}/shipping \"Shipping and delivery\"")),
+            "{text}"
+        );
+        assert_eq!(
+            stand.texts.load(Ordering::SeqCst),
+            embedded + turn,
+            "one question a turn"
+        );
+    }
+    let response = app
+        .complete(project.caller, &ask("Can I pay in bitcoin?"))
+        .await;
+    let (_, body) = chat_testkit::json(response).await;
+    assert_eq!(
+        body["steps"][0]["content"][0]["text"],
+        chat_domain::assistant::DEFAULT_FALLBACK_MESSAGE
+    );
+}

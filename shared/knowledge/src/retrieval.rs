@@ -119,7 +119,8 @@ impl<B: BlobStore> Retriever<B> {
                 prefer_page(&mut hits, page);
             }
             let unknown = index.unknown_words(&query)?;
-            Ok(grounding_of(hits, &unknown, &query))
+            let similarity = vector.as_deref().and_then(|v| index.best_similarity(v));
+            Ok(grounding_of(hits, &unknown, &query, similarity))
         })
         .await
         .map_err(|e| CacheError::Index(crate::IndexError::Io(std::io::Error::other(e))))?

@@ -159,6 +159,16 @@ impl KnowledgeIndex {
         Ok(unknown)
     }
 
+    /// The cosine similarity of the entry nearest to `query` (a unit vector by
+    /// [`KnowledgeIndex::embedding_model`]), when the index has vectors.
+    pub fn best_similarity(&self, query: &[f32]) -> Option<f32> {
+        let vectors = self.vectors.as_ref()?;
+        vectors
+            .nearest(query, 1)
+            .first()
+            .map(|(_, similarity)| *similarity)
+    }
+
     /// The embedding model its vectors are by (`openai:…`), when it has them: a question
     /// is embedded by that model, and no other, for [`KnowledgeIndex::search_hybrid`].
     pub fn embedding_model(&self) -> Option<&str> {

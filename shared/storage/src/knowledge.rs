@@ -28,8 +28,9 @@ use crate::keys::{
 };
 use crate::ports::{IndexVersionStore, KnowledgeState, PageStore, QnaStore, SourceStore};
 
-/// The project item's attribute naming its current index snapshot.
-pub const INDEX_VERSION: &str = "indexVersion";
+/// The project item's attribute naming its current index snapshot (the project item's
+/// reader holds it too: a turn learns the version in its first read).
+pub use crate::items::project::INDEX_VERSION;
 /// The one it replaced (kept for one more publish, for functions still reading it).
 pub const PREVIOUS_INDEX_VERSION: &str = "previousIndexVersion";
 /// The project's embedding model (`openai:…`, `bedrock:…`): semantic search when set.

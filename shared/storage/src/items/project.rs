@@ -27,6 +27,9 @@ pub const LIMITS: &str = "limits";
 pub const NAME: &str = "name";
 /// The widget's settings, as their JSON text.
 pub const WIDGET: &str = "widget";
+/// The project's attribute naming its current index snapshot (written by the knowledge's
+/// publish).
+pub const INDEX_VERSION: &str = "indexVersion";
 /// An assistant's answer when the knowledge does not answer a question.
 pub const FALLBACK_MESSAGE: &str = "fallbackMessage";
 /// The project attribute holding the default assistant's copy.
@@ -194,9 +197,7 @@ pub fn project_from_item(item: &Item) -> Result<ProjectSettings, StoreError> {
         default_assistant,
         limits: limits_from(item)?,
         // Written by the knowledge's publish, read here so a turn learns it in its first read.
-        index_version: r
-            .opt_str(crate::knowledge::INDEX_VERSION)?
-            .map(str::to_owned),
+        index_version: r.opt_str(INDEX_VERSION)?.map(str::to_owned),
     })
 }
 
