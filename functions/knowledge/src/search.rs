@@ -13,10 +13,9 @@ use chat_edge::limits::count_reads;
 use chat_edge::request::{origin, query_param};
 use chat_edge::respond::{json_response, respond};
 use chat_edge::store_errors::api_error;
-use chat_knowledge::KnowledgeIndex;
 use chat_knowledge::blobs::BlobStore;
-use chat_knowledge::embeddings::EmbeddingModel;
 use chat_knowledge::jobs::JobQueue;
+use chat_knowledge::retrieval::question_vector;
 use chat_storage::ports::{
     IndexVersionStore, KeyStore, LimitStore, PageStore, QnaStore, SourceStore,
 };
@@ -33,23 +32,6 @@ where
     B: BlobStore,
     Q: JobQueue,
 {
-    /// The question's unit vector by `index`'s embedding model, when it has one; a failed
-    /// embedding is logged and the search is by keywords alone, not refused.
-    pub async fn question_vector(
-        &self,
-        index: &KnowledgeIndex,
-        question: &str,
-    ) -> Option<Vec<f32>> {
-        let model = EmbeddingModel::parse(index.embedding_model()?)?;
-        match self.embeddings.embed(&model, &[question.to_owned()]).await {
-            Ok(mut vectors) => vectors.pop(),
-            Err(error) => {
-                tracing::warn!(%error, "the question was not embedded; keywords alone rank");
-                None
-            }
-        }
-    }
-
     /// `GET /v2/search`.
     pub async fn search(&self, req: Request) -> Response<Body> {
         respond(req, &self.edge.cors, async |req, headers| {
@@ -92,7 +74,7 @@ where
                     retry_after: chat_edge::store_errors::STORE_RETRY_AFTER_SECS,
                     cause: Box::new(error),
                 })?;
-            let vector = self.question_vector(&index, &query.q).await;
+            let vector = question_vector(&self.embeddings, &index, &query.q).await;
             let hits = index
                 .search_hybrid(&query.q, vector.as_deref(), query.size)
                 .map_err(ApiError::internal)?;

@@ -78,21 +78,13 @@ impl<B: BlobStore> Retriever<B> {
         self.cache.index(&self.blobs, project, version).await
     }
 
-    /// The question's unit vector by `index`'s embedding model, when it has one; a failed
-    /// embedding is logged and the search is by keywords alone, not refused.
+    /// The question's unit vector by `index`'s embedding model ([`question_vector`]).
     pub async fn question_vector(
         &self,
         index: &KnowledgeIndex,
         question: &str,
     ) -> Option<Vec<f32>> {
-        let model = EmbeddingModel::parse(index.embedding_model()?)?;
-        match self.embeddings.embed(&model, &[question.to_owned()]).await {
-            Ok(mut vectors) => vectors.pop(),
-            Err(error) => {
-                tracing::warn!(%error, "the question was not embedded; keywords alone rank");
-                None
-            }
-        }
+        question_vector(&self.embeddings, index, question).await
     }
 
     /// What the turn is grounded in: the sources that clear the bar in the project's index
@@ -124,6 +116,23 @@ impl<B: BlobStore> Retriever<B> {
         })
         .await
         .map_err(|e| CacheError::Index(crate::IndexError::Io(std::io::Error::other(e))))?
+    }
+}
+
+/// The question's unit vector by `index`'s embedding model, when it has one; a failed
+/// embedding is logged and the search is by keywords alone, not refused.
+pub async fn question_vector(
+    embeddings: &Embeddings,
+    index: &KnowledgeIndex,
+    question: &str,
+) -> Option<Vec<f32>> {
+    let model = EmbeddingModel::parse(index.embedding_model()?)?;
+    match embeddings.embed(&model, &[question.to_owned()]).await {
+        Ok(mut vectors) => vectors.pop(),
+        Err(error) => {
+            tracing::warn!(%error, "the question was not embedded; keywords alone rank");
+            None
+        }
     }
 }
 
