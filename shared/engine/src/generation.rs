@@ -104,52 +104,6 @@ impl<S: CompletionStore> Generation<S> {
             .map_err(|e| for_conversation(e, self.conversation_id))
     }
 
-    /// A generation that will not run, to end its message.
-    pub fn unanswered(
-        store: S,
-        caller: Caller,
-        conversation_id: Uuid,
-        message_id: Uuid,
-        model: &str,
-    ) -> Self {
-        Self {
-            store,
-            caller,
-            conversation_id,
-            message_id,
-            model: model.to_owned(),
-            input_estimate: 0,
-            idle_timeout: Duration::ZERO,
-            keep_alive: Duration::ZERO,
-            caps: Caps {
-                max_output_tokens: 0,
-                deadline: tokio::time::Instant::now(),
-            },
-            citing: Citing::default(),
-        }
-    }
-
-    /// The project's knowledge could not be read: the message ends `error` with a sentence
-    /// for the visitor; a storage failure is logged.
-    pub async fn fail_unread_knowledge(&self) {
-        let outcome = MessageOutcome {
-            status: MessageStatus::Error,
-            text: String::new(),
-            metadata: Some(metadata(
-                &self.model,
-                FinishReason::Error,
-                &Usage::default(),
-                None,
-                &[],
-            )),
-            error: Some(UNREAD_KNOWLEDGE.to_owned()),
-            sources: Vec::new(),
-        };
-        if let Err(error) = self.store_outcome(&outcome).await {
-            error.log();
-        }
-    }
-
     /// The provider failed before its first token: the message ends `error`, and the
     /// client gets the contract's JSON error.
     pub async fn fail_before_first_token(&self, error: ProviderError) -> ApiError {
@@ -279,6 +233,37 @@ impl<S: CompletionStore> Generation<S> {
             }
         }
         send(Bytes::from_static(ui_stream::DONE));
+    }
+}
+
+/// The project's knowledge could not be read for a stored turn: its assistant message
+/// ends `error` with [`UNREAD_KNOWLEDGE`], as one whose provider failed before its first
+/// token; a storage failure is logged.
+pub async fn fail_unread_knowledge<S: CompletionStore>(
+    store: &S,
+    caller: Caller,
+    conversation_id: Uuid,
+    message_id: Uuid,
+    model: &str,
+) {
+    let outcome = MessageOutcome {
+        status: MessageStatus::Error,
+        text: String::new(),
+        metadata: Some(metadata(
+            model,
+            FinishReason::Error,
+            &Usage::default(),
+            None,
+            &[],
+        )),
+        error: Some(UNREAD_KNOWLEDGE.to_owned()),
+        sources: Vec::new(),
+    };
+    if let Err(error) = store
+        .finish_message(caller, conversation_id, message_id, &outcome)
+        .await
+    {
+        for_conversation(error, conversation_id).log();
     }
 }
 

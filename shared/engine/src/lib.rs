@@ -225,14 +225,14 @@ where
             Err(error) => {
                 // The visitor's message is kept; the answer ends as a failed one, as when a
                 // provider fails before its first token.
-                let unanswered = Generation::unanswered(
-                    self.store.clone(),
+                generation::fail_unread_knowledge(
+                    &self.store,
                     caller,
                     conversation_id,
                     message_id,
                     &assistant.model,
-                );
-                unanswered.fail_unread_knowledge().await;
+                )
+                .await;
                 error.log();
                 return Ok(with_conversation(error_response(&error), conversation_id));
             }
