@@ -5,6 +5,7 @@
 //! Q&A pair answers as written, and the offline provider's extractive answer. Which search
 //! hits become sources is the knowledge crate's (`chat_knowledge::grounding`).
 
+use crate::citations::Source as Numbered;
 use crate::question_words::is_stop_word;
 
 /// The score at which the best hit, a Q&A pair, is answered with its answer as written.
@@ -44,15 +45,18 @@ pub struct Grounding {
 }
 
 impl Grounding {
-    /// The numbered sources, one per number, for the citation rewriter: (number, URL,
-    /// title).
-    pub fn numbered(&self) -> Vec<(u32, String, String)> {
-        let mut out: Vec<(u32, String, String)> = Vec::new();
+    /// The numbered sources, one per number: what the citation rewriter is made with.
+    pub fn numbered(&self) -> Vec<Numbered> {
+        let mut out: Vec<Numbered> = Vec::new();
         for source in &self.sources {
             if let (Some(number), Some(url)) = (source.number, &source.url)
-                && !out.iter().any(|(n, ..)| *n == number)
+                && !out.iter().any(|n| n.number == number)
             {
-                out.push((number, url.clone(), source.title.clone()));
+                out.push(Numbered {
+                    number,
+                    url: url.clone(),
+                    title: source.title.clone(),
+                });
             }
         }
         out
@@ -518,8 +522,16 @@ mod tests {
         assert_eq!(
             shop().numbered(),
             [
-                (1, "https://shop.example/shipping".into(), "Shipping".into()),
-                (2, "https://shop.example/returns".into(), "Returns".into())
+                Numbered {
+                    number: 1,
+                    url: "https://shop.example/shipping".into(),
+                    title: "Shipping".into()
+                },
+                Numbered {
+                    number: 2,
+                    url: "https://shop.example/returns".into(),
+                    title: "Returns".into()
+                }
             ]
         );
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chat_domain::ApiError;
 use chat_domain::assistant::Assistant;
 use chat_domain::chat::{ChatMessage, ChatRole, FinishReason, Usage};
-use chat_domain::citations::{CitationRewriter, Source as Numbered};
+use chat_domain::citations::CitationRewriter;
 use chat_domain::grounding::{Grounding, is_small_talk};
 use chat_domain::ids::ProjectId;
 use chat_edge::store_errors::STORE_RETRY_AFTER_SECS;
@@ -135,13 +135,7 @@ impl Answering {
         match self {
             Self::Free => Citing::default(),
             Self::Grounded(grounding) => Citing {
-                rewriter: Some(CitationRewriter::new(
-                    grounding
-                        .numbered()
-                        .into_iter()
-                        .map(|(number, url, title)| Numbered { number, url, title })
-                        .collect(),
-                )),
+                rewriter: Some(CitationRewriter::new(grounding.numbered())),
                 grounded: Some(true),
             },
             Self::SmallTalk => Citing {

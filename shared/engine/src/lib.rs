@@ -4,13 +4,13 @@
 //!
 //! Order of work: read settings, assistant and conversation (one BatchGetItem, with the
 //! rate-limit counters, for a stored conversation the newest messages, and the question's
-//! embedding beside it) → refuse with 402/403/409/422/429 → search the project's knowledge
-//! in-process when it has any (`grounded`: sources, small talk, or an answer as written)
-//! → write the turn (one transaction: the user message and a `streaming` assistant
-//! message) → wait for the
-//! provider's first token (the 200 is committed only then) → stream or collect → finish the
-//! assistant message (one UpdateItem). The widget's sockets learn of the stored messages
-//! from the table's stream, off the turn's path (`chat_sockets`).
+//! embedding beside it) → refuse with 402/403/409/422/429 → write the turn (one
+//! transaction: the user message and a `streaming` assistant message) while the project's
+//! knowledge, when it has any, is searched in-process (`grounded`: sources, small talk, or
+//! an answer as written) → wait for the provider's first token (the 200 is committed only
+//! then) → stream or collect, citations rewritten → finish the assistant message (one
+//! UpdateItem). The widget's sockets learn of the stored messages from the table's stream,
+//! off the turn's path (`chat_sockets`).
 
 pub mod body;
 pub mod context;
@@ -237,8 +237,8 @@ where
                 return Ok(with_conversation(error_response(&error), conversation_id));
             }
         };
-        let grounded = answering.citing().grounded;
-        tracing::info!(%conversation_id, %message_id, model = %assistant.model, provider = assistant.provider.as_str(), stream = turn.stream, ?grounded, "turn stored");
+        let citing = answering.citing();
+        tracing::info!(%conversation_id, %message_id, model = %assistant.model, provider = assistant.provider.as_str(), stream = turn.stream, grounded = ?citing.grounded, "turn stored");
         let request = model_request(
             &assistant,
             &answering,
@@ -258,7 +258,7 @@ where
                 max_output_tokens: self.settings.max_output_tokens,
                 deadline: tokio::time::Instant::now() + self.settings.max_generation_time,
             },
-            citing: answering.citing(),
+            citing,
         };
         let mut events = match answering {
             Answering::AsWritten { text, .. } => as_written(text),

@@ -62,8 +62,7 @@ impl<B: BlobStore> Retriever<B> {
         };
         let model = model.to_owned();
         Prepared {
-            vector: self
-                .question_vector(&index, question)
+            vector: question_vector(&self.embeddings, &index, question)
                 .await
                 .map(|vector| (model, vector)),
         }
@@ -76,15 +75,6 @@ impl<B: BlobStore> Retriever<B> {
         version: &str,
     ) -> Result<Arc<KnowledgeIndex>, CacheError> {
         self.cache.index(&self.blobs, project, version).await
-    }
-
-    /// The question's unit vector by `index`'s embedding model ([`question_vector`]).
-    pub async fn question_vector(
-        &self,
-        index: &KnowledgeIndex,
-        question: &str,
-    ) -> Option<Vec<f32>> {
-        question_vector(&self.embeddings, index, question).await
     }
 
     /// What the turn is grounded in: the sources that clear the bar in the project's index
@@ -101,7 +91,7 @@ impl<B: BlobStore> Retriever<B> {
             Some((model, vector)) if index.embedding_model() == Some(model.as_str()) => {
                 Some(vector)
             }
-            _ => self.question_vector(&index, turn.query).await,
+            _ => question_vector(&self.embeddings, &index, turn.query).await,
         };
         let (query, page) = (turn.query.to_owned(), turn.page_url.map(str::to_owned));
         // On a thread of its own: the turn's write is on the wire meanwhile.
