@@ -155,17 +155,9 @@ pub fn answer_tokens(request: &ModelRequest, count: u32) -> Vec<String> {
         .collect()
 }
 
-/// `text` as word tokens, each after the first with its leading space: joined, the text.
+/// `text` as word tokens, each with the space after it: joined, the text.
 fn word_tokens(text: &str) -> Vec<String> {
-    let mut tokens: Vec<String> = Vec::new();
-    for (n, word) in text.split(' ').enumerate() {
-        tokens.push(if n == 0 {
-            word.to_owned()
-        } else {
-            format!(" {word}")
-        });
-    }
-    tokens
+    text.split_inclusive(' ').map(str::to_owned).collect()
 }
 
 fn count_words(request: &ModelRequest) -> u64 {
